@@ -1,0 +1,136 @@
+# SPDX-License-Identifier: MIT
+# datastun — build, test, fuzz, bench, install.
+#
+# Everything is discovered by name, so a new tool or test needs no edit here:
+#   libds/*.c              -> build/libds.a
+#   cmd/ds-*.c             -> bin/ds-*           (one thin program per tool)
+#   tests/unit/test_*.c    -> build/tests/test_* (run by tests/run)
+#   tests/fuzz/fuzz_*.c    -> build/fuzz/fuzz_*  (libFuzzer, clang)
+#   tests/cli/*.sh, tests/lab/*.sh               (run by tests/run)
+
+VERSION   ?= 0.1.0
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+BINDIR    ?= $(PREFIX)/bin
+MANDIR    ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/vendor-completions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
+
+CC        ?= cc
+FUZZCC    ?= clang
+PKGS      := libssl libcrypto libpcap ldns libmaxminddb libnetfilter_queue
+PKGCFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKGLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN      := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
+             -Wno-unused-parameter
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=gnu11 -D_GNU_SOURCE $(WARN) -iquote libds $(PKGCFLAGS) -DDS_VERSION='"$(VERSION)"' -MMD -MP \
+             -D_FORTIFY_SOURCE=2 -fstack-protector-strong
+LDLIBS    += -Wl,--as-needed $(PKGLIBS) -lnet -lcsv -lmnl -lm -lpthread
+ifeq ($(WERROR),1)
+CFLAGS    += -Werror
+endif
+ifeq ($(SANITIZE),1)
+CFLAGS    += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS   += -fsanitize=address,undefined
+endif
+
+# Quiet unless V=1.
+ifeq ($(V),1)
+Q :=
+say :=
+else
+Q := @
+say = @printf '  %-6s %s\n' $(1) $(2);
+endif
+
+LIB_SRC   := $(sort $(wildcard libds/*.c))
+LIB_OBJ   := $(LIB_SRC:libds/%.c=build/libds/%.o)
+CMD_SRC   := $(sort $(wildcard cmd/ds-*.c))
+TOOLS     := $(CMD_SRC:cmd/%.c=bin/%)
+SCRIPTS   := $(sort $(wildcard scripts/ds-*))
+UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
+UNITS     := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
+FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZERS   := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+MANPAGES  := $(sort $(wildcard man/*.[0-9]))
+
+.PHONY: all test check unit fuzz fuzz-build bench install uninstall clean format
+all: build/libds.a $(TOOLS) $(UNITS)
+
+build/libds/%.o: libds/%.c
+	@mkdir -p $(@D)
+	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+build/libds.a: $(LIB_OBJ)
+	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
+
+build/cmd/%.o: cmd/%.c
+	@mkdir -p $(@D)
+	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+bin/%: build/cmd/%.o build/libds.a
+	@mkdir -p $(@D)
+	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $< build/libds.a $(LDLIBS)
+
+build/tests/%.o: tests/unit/%.c tests/unit/unit.h
+	@mkdir -p $(@D)
+	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -c -o $@ $<
+
+build/tests/test_%: build/tests/test_%.o build/libds.a
+	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $< build/libds.a $(LDLIBS)
+
+# make test: unit, CLI and lab tests; ends with "N passed, N failed, N skipped".
+test check: all
+	$(Q)tests/run $(TESTS)
+
+unit: all
+	$(Q)tests/run unit
+
+# libFuzzer harnesses, built with clang and ASan+UBSan. FUZZ_RUNS executions each
+# (default 1e6 for a quick pass; FUZZ_RUNS=10000000 for the issue-level run).
+FUZZ_RUNS ?= 1000000
+FUZZ_BASE  := -std=gnu11 -D_GNU_SOURCE -g -O1 -iquote libds $(PKGCFLAGS) -DDS_VERSION='"$(VERSION)"' \
+              -fno-sanitize-recover=undefined -DDS_FUZZING
+FUZZ_FLAGS := $(FUZZ_BASE) -fsanitize=fuzzer,address,undefined
+build/fuzz/libds/%.o: libds/%.c
+	@mkdir -p $(@D)
+	$(call say,FUZZCC,$<)$(FUZZCC) $(FUZZ_BASE) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC:libds/%.c=build/fuzz/libds/%.o)
+	@mkdir -p $(@D)
+	$(call say,FUZZLD,$@)$(FUZZCC) $(FUZZ_FLAGS) -o $@ $^ $(LDLIBS)
+fuzz-build: $(FUZZERS)
+fuzz: fuzz-build
+	$(Q)tests/fuzz/run $(FUZZ_RUNS) $(FUZZERS)
+
+bench: all
+	$(Q)tests/bench/run
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) \
+		$(DESTDIR)$(FISHCOMPDIR)
+	install -m 0755 $(TOOLS) $(SCRIPTS) $(DESTDIR)$(BINDIR)/
+	for m in $(MANPAGES); do s=$${m##*.}; install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+	for f in completions/*.bash; do [ -e "$$f" ] || continue; \
+		b=$$(basename $$f .bash); install -m 0644 $$f $(DESTDIR)$(BASHCOMPDIR)/$$b; done
+	for f in completions/_*; do [ -e "$$f" ] || continue; install -m 0644 $$f $(DESTDIR)$(ZSHCOMPDIR)/; done
+	for f in completions/*.fish; do [ -e "$$f" ] || continue; install -m 0644 $$f $(DESTDIR)$(FISHCOMPDIR)/; done
+
+uninstall:
+	for t in $(notdir $(TOOLS) $(SCRIPTS)); do rm -f $(DESTDIR)$(BINDIR)/$$t; done
+	for m in $(notdir $(MANPAGES)); do s=$${m##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$$m; done
+	for f in completions/*.bash; do [ -e "$$f" ] || continue; rm -f $(DESTDIR)$(BASHCOMPDIR)/$$(basename $$f .bash); done
+	for f in completions/_*; do [ -e "$$f" ] || continue; rm -f $(DESTDIR)$(ZSHCOMPDIR)/$$(basename $$f); done
+	for f in completions/*.fish; do [ -e "$$f" ] || continue; rm -f $(DESTDIR)$(FISHCOMPDIR)/$$(basename $$f); done
+
+format:
+	clang-format -i libds/*.[ch] cmd/*.c tests/unit/*.[ch] tests/fuzz/*.c
+
+clean:
+	rm -rf build bin
+
+-include $(LIB_OBJ:.o=.d) $(CMD_SRC:cmd/%.c=build/cmd/%.d) $(UNIT_SRC:tests/unit/%.c=build/tests/%.d)
+.SECONDARY:

@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: MIT
+#include "msg.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *progname = "ds";
+static int verbosity;
+
+void ds_msg_init(const char *argv0)
+{
+	const char *slash;
+
+	if (!argv0 || !*argv0)
+		return;
+	slash = strrchr(argv0, '/');
+	progname = slash ? slash + 1 : argv0;
+}
+
+void ds_msg_set_verbosity(int level)
+{
+	verbosity = level;
+}
+
+int ds_msg_verbosity(void)
+{
+	return verbosity;
+}
+
+const char *ds_msg_progname(void)
+{
+	return progname;
+}
+
+static void vmsg(int errnum, const char *fmt, va_list ap)
+{
+	char line[1024];
+	int n;
+
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	if (n < 0)
+		line[0] = '\0';
+	if (errnum)
+		fprintf(stderr, "%s: %s: %s\n", progname, line, strerror(abs(errnum)));
+	else
+		fprintf(stderr, "%s: %s\n", progname, line);
+}
+
+void ds_warnx(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (verbosity < 0)
+		return;
+	va_start(ap, fmt);
+	vmsg(0, fmt, ap);
+	va_end(ap);
+}
+
+void ds_warnc(int errnum, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (verbosity < 0)
+		return;
+	va_start(ap, fmt);
+	vmsg(errnum, fmt, ap);
+	va_end(ap);
+}
+
+void ds_verbose(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (verbosity < 1)
+		return;
+	va_start(ap, fmt);
+	vmsg(0, fmt, ap);
+	va_end(ap);
+}
+
+/* Errors that end the program are printed even with -q: the exit code alone hides why. */
+void ds_errx(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(0, fmt, ap);
+	va_end(ap);
+	exit(status);
+}
+
+void ds_errc(int status, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(errnum, fmt, ap);
+	va_end(ap);
+	exit(status);
+}
+
+void ds_usage_error(const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s: %s (try '%s -h')\n", progname, line, progname);
+	exit(DS_EXIT_USAGE);
+}

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * err(3)-like messages for the programs in cmd/: "ds-stun: cannot parse server 'x'".
+ * This is the one libds module that writes to stderr or exits, and only cmd/ calls it;
+ * the rest of libds returns negative errno values and leaves the wording to the caller.
+ */
+#ifndef DS_MSG_H
+#define DS_MSG_H
+
+#include <stdarg.h>
+
+#define DS_EXIT_OK      0
+#define DS_EXIT_FAILURE 1 /* runtime failure: no answer, no path */
+#define DS_EXIT_USAGE   2 /* bad command line */
+
+/* Set the program name (basename of argv[0]); verbosity: -1 quiet, 0 normal, 1+ verbose. */
+void ds_msg_init(const char *argv0);
+void ds_msg_set_verbosity(int level);
+int ds_msg_verbosity(void);
+const char *ds_msg_progname(void);
+
+__attribute__((format(printf, 1, 2))) void ds_warnx(const char *fmt, ...);
+/* Appends ": strerror(errnum)" (errnum positive or negative). */
+__attribute__((format(printf, 2, 3))) void ds_warnc(int errnum, const char *fmt, ...);
+/* Only with -v. */
+__attribute__((format(printf, 1, 2))) void ds_verbose(const char *fmt, ...);
+__attribute__((noreturn, format(printf, 2, 3))) void ds_errx(int status, const char *fmt, ...);
+__attribute__((noreturn, format(printf, 3, 4))) void ds_errc(int status, int errnum,
+							       const char *fmt, ...);
+/* One-line usage error and exit 2: "ds-x: MESSAGE (try -h)". */
+__attribute__((noreturn, format(printf, 1, 2))) void ds_usage_error(const char *fmt, ...);
+
+#endif
