@@ -60,14 +60,20 @@ MANPAGES  := $(sort $(wildcard man/*.[0-9]))
 .PHONY: all test check unit fuzz fuzz-build bench install uninstall clean format
 all: build/libds.a $(TOOLS) $(UNITS)
 
-build/libds/%.o: libds/%.c
+# Rebuild everything when the flags change (SANITIZE=1 after a plain build, and back).
+FLAGS_NOW := $(CC) $(CFLAGS) $(LDFLAGS) $(LDLIBS)
+ifneq ($(shell cat build/flags.stamp 2>/dev/null),$(FLAGS_NOW))
+$(shell mkdir -p build && printf '%s' '$(subst ','\'',$(FLAGS_NOW))' > build/flags.stamp)
+endif
+
+build/libds/%.o: libds/%.c build/flags.stamp
 	@mkdir -p $(@D)
 	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 build/libds.a: $(LIB_OBJ)
 	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
 
-build/cmd/%.o: cmd/%.c
+build/cmd/%.o: cmd/%.c build/flags.stamp
 	@mkdir -p $(@D)
 	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
@@ -75,7 +81,7 @@ bin/%: build/cmd/%.o build/libds.a
 	@mkdir -p $(@D)
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $< build/libds.a $(LDLIBS)
 
-build/tests/%.o: tests/unit/%.c tests/unit/unit.h
+build/tests/%.o: tests/unit/%.c tests/unit/unit.h build/flags.stamp
 	@mkdir -p $(@D)
 	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -c -o $@ $<
 
