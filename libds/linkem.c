@@ -33,6 +33,8 @@ int ds_linkem_param_set(struct ds_linkem_params *p, const char *key, const char 
 
 	if (strcmp(key, "rate") == 0) {
 		r = ds_parse_rate_bps(value, 0, DS_LINKEM_RATE_MAX_BPS, &bps);
+		if (r == 0 && bps > 0 && bps < 1)
+			r = -ERANGE; /* a packet would take longer than the clock can count */
 		if (r == 0)
 			p->rate_bps = bps;
 	} else if (strcmp(key, "delay") == 0 || strcmp(key, "jitter") == 0) {
