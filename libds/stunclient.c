@@ -125,12 +125,12 @@ int ds_stun_client_start(struct ds_stun_client *c, int fd, const struct ds_addr 
 	t->method = m.method;
 	t->expect_from = expect_from ? *expect_from : *dst;
 	memcpy(t->info.tid, m.tid, DS_STUN_TID_LEN);
+	now = ds_clock_ns(); /* before sendto: the RTT includes our own send path */
 	r = send_req(t);
 	if (r < 0) {
 		free(t->req);
 		return r;
 	}
-	now = ds_clock_ns();
 	t->info.state = DS_STUN_TXN_PENDING;
 	t->info.transmissions = 1;
 	t->info.first_sent_ns = t->info.last_sent_ns = now;
