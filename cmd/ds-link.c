@@ -47,6 +47,8 @@
 /* Wake this long before a release and spin the rest (the timer's wake-up latency here). */
 #define SPIN_NS_MIN    (30 * DS_NSEC_PER_USEC)
 #define SPIN_NS_MAX    (400 * DS_NSEC_PER_USEC)
+/* A sleep shorter than this on top of the spin is not worth the risk of waking late. */
+#define SLEEP_NS_MIN   (100 * DS_NSEC_PER_USEC)
 #define PARAMS_MAX     65536
 #define NL_RECV_BYTES  (0xffff + 8192)
 #define NL_SEND_BYTES  8192
@@ -122,10 +124,9 @@ static void usage(void)
 	       "  -h, --help           this help\n"
 	       "  -V, --version        version and features\n"
 	       "\n"
-	       "Queue the link's receiving side, e.g. in the namespace that receives:\n"
-	       "  iptables  -t raw -A PREROUTING -i IFACE -j NFQUEUE --queue-num NUM\n"
-	       "  ip6tables -t raw -A PREROUTING -i IFACE -j NFQUEUE --queue-num NUM\n"
-	       "SIGHUP re-reads --params; SIGTERM/SIGINT accept held packets and exit 0.\n",
+	       "Queue the direction where it arrives (raw PREROUTING, NFQUEUE target, IPv4 and\n"
+	       "IPv6; ds-link(1) has the rules). SIGHUP re-reads --params; SIGTERM/SIGINT accept\n"
+	       "held packets and exit 0.\n",
 	       ds_msg_progname(), DS_LINKEM_LIMIT_DEFAULT);
 }
 
@@ -491,7 +492,7 @@ static int run(struct link *lk)
 			reload_params(lk);
 		}
 		next = lk->count > 0 ? lk->held[lk->head].release_ns : 0;
-		if (next > 0 && next - now <= lk->spin_ns) {
+		if (next > 0 && next - now <= lk->spin_ns + SLEEP_NS_MIN) {
 			/* Close to a release: spin, still taking arrivals so their time is right. */
 			while ((now = ds_clock_ns()) < next) {
 				if (receive(lk) == 0)
