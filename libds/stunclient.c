@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* STUN client transactions: retransmission (RFC 8489 §6.2.1) and answer matching (§6.3). */
+#define _GNU_SOURCE /* ppoll */
 #include "stunclient.h"
 
 #include <errno.h>
