@@ -50,7 +50,9 @@ struct opts {
 /* One session as ds-grade keeps it between sweeps. */
 struct sess {
 	struct ds_tcp_session k;
-	struct ds_procinfo proc;
+	pid_t pid;                   /* owner, when have_proc */
+	char comm[DS_PROC_COMM_LEN];
+	const char *exe;             /* interned: many sessions, few programs */
 	bool have_proc;
 	int64_t first_seen_ns; /* realtime */
 	int64_t last_seen_ns;
@@ -59,10 +61,15 @@ struct sess {
 	bool used;
 };
 
-/* Open-addressing table of sessions keyed by socket cookie. */
+/*
+ * Sessions keyed by socket cookie: a dense array (so ten thousand sessions cost ten
+ * thousand records, not a sparse table of them) and an open-addressing index into it.
+ */
 struct table {
 	struct sess *v;
-	size_t cap, n;
+	size_t n, cap;
+	uint32_t *idx; /* index + 1; 0 = empty */
+	size_t nidx;   /* power of two, >= 2 * n */
 };
 
 /* A session read back from history. */
@@ -96,59 +103,86 @@ static size_t cookie_hash(uint64_t c, size_t mask)
 	return (size_t)c & mask;
 }
 
-static struct sess *table_find(struct table *t, uint64_t cookie, bool insert)
+static size_t idx_slot(const struct table *t, uint64_t cookie)
 {
-	size_t mask, i;
+	size_t mask = t->nidx - 1, i;
 
-	if (insert && (t->n + 1) * 2 > t->cap) {
-		struct table nt = { .cap = t->cap ? t->cap * 2 : 1024 };
-		size_t j;
-
-		nt.v = calloc(nt.cap, sizeof(*nt.v));
-		if (!nt.v)
-			ds_errx(DS_EXIT_FAILURE, "out of memory");
-		for (j = 0; j < t->cap; j++)
-			if (t->v[j].used)
-				*table_find(&nt, t->v[j].k.cookie, true) = t->v[j];
-		nt.n = t->n;
-		free(t->v);
-		*t = nt;
-	}
-	if (!t->cap)
-		return NULL;
-	mask = t->cap - 1;
-	for (i = cookie_hash(cookie, mask); t->v[i].used; i = (i + 1) & mask)
-		if (t->v[i].k.cookie == cookie)
-			return &t->v[i];
-	if (!insert)
-		return NULL;
-	memset(&t->v[i], 0, sizeof(t->v[i]));
-	t->v[i].used = true;
-	t->v[i].k.cookie = cookie;
-	t->n++;
-	return &t->v[i];
+	for (i = cookie_hash(cookie, mask); t->idx[i]; i = (i + 1) & mask)
+		if (t->v[t->idx[i] - 1].k.cookie == cookie)
+			break;
+	return i;
 }
 
+static void table_reindex(struct table *t, size_t nidx)
+{
+	size_t j;
+
+	free(t->idx);
+	t->idx = calloc(nidx, sizeof(*t->idx));
+	if (!t->idx)
+		ds_errx(DS_EXIT_FAILURE, "out of memory");
+	t->nidx = nidx;
+	for (j = 0; j < t->n; j++)
+		t->idx[idx_slot(t, t->v[j].k.cookie)] = (uint32_t)(j + 1);
+}
+
+static struct sess *table_find(struct table *t, uint64_t cookie, bool insert)
+{
+	size_t i;
+
+	if (insert && t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 256;
+		struct sess *v = realloc(t->v, cap * sizeof(*v));
+
+		if (!v)
+			ds_errx(DS_EXIT_FAILURE, "out of memory");
+		t->v = v;
+		t->cap = cap;
+	}
+	if (insert && (t->n + 1) * 2 > t->nidx)
+		table_reindex(t, t->nidx ? t->nidx * 2 : 512);
+	if (!t->nidx)
+		return NULL;
+	i = idx_slot(t, cookie);
+	if (t->idx[i])
+		return &t->v[t->idx[i] - 1];
+	if (!insert)
+		return NULL;
+	memset(&t->v[t->n], 0, sizeof(t->v[t->n]));
+	t->v[t->n].used = true;
+	t->v[t->n].k.cookie = cookie;
+	t->idx[i] = (uint32_t)++t->n;
+	return &t->v[t->n - 1];
+}
+
+/* Remove s; the last session moves into its place (loops over v go i-- after this). */
 static void table_remove(struct table *t, struct sess *s)
 {
-	size_t mask = t->cap - 1, i = (size_t)(s - t->v), j = i;
+	size_t mask = t->nidx - 1, pos = (size_t)(s - t->v), i, j;
 
+	i = idx_slot(t, s->k.cookie);
+	t->idx[i] = 0;
 	/* Backward-shift deletion keeps probe chains intact without tombstones. */
-	t->v[i].used = false;
-	t->n--;
-	for (;;) {
-		size_t home;
+	for (j = (i + 1) & mask; t->idx[j]; j = (j + 1) & mask) {
+		size_t home = cookie_hash(t->v[t->idx[j] - 1].k.cookie, mask);
 
-		j = (j + 1) & mask;
-		if (!t->v[j].used)
-			return;
-		home = cookie_hash(t->v[j].k.cookie, mask);
-		if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
-			t->v[i] = t->v[j];
-			t->v[j].used = false;
+		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+			t->idx[i] = t->idx[j];
+			t->idx[j] = 0;
 			i = j;
 		}
 	}
+	if (pos != t->n - 1) {
+		t->v[pos] = t->v[t->n - 1];
+		t->idx[idx_slot(t, t->v[pos].k.cookie)] = (uint32_t)(pos + 1);
+	}
+	t->n--;
+}
+
+static void table_free(struct table *t)
+{
+	free(t->v);
+	free(t->idx);
 }
 
 /* ---- reading the kernel ---- */
@@ -248,6 +282,47 @@ static enum ds_grade sess_grade(const struct opts *o, const struct sess *s, int6
 	return ds_grade_of(&o->cfg, sess_rtt_ms(&s->k), sess_retrans_pct(&s->k));
 }
 
+/* Executable paths, kept once each for the life of the program. */
+static const char *intern(const char *s)
+{
+	static char **strs;
+	static size_t n, cap;
+	static const char *last;
+	size_t i;
+
+	if (last && strcmp(last, s) == 0)
+		return last;
+	for (i = 0; i < n; i++)
+		if (strcmp(strs[i], s) == 0)
+			return last = strs[i];
+	if (n == cap) {
+		size_t nc = cap ? cap * 2 : 64;
+		char **ns = realloc(strs, nc * sizeof(*ns));
+
+		if (!ns)
+			ds_errx(DS_EXIT_FAILURE, "out of memory");
+		strs = ns;
+		cap = nc;
+	}
+	strs[n] = strdup(s);
+	if (!strs[n])
+		ds_errx(DS_EXIT_FAILURE, "out of memory");
+	return last = strs[n++];
+}
+
+static bool owner_from_cache(struct ds_procmap *pm, struct sess *s)
+{
+	struct ds_procinfo pi;
+
+	if (ds_procmap_lookup(pm, s->k.inode, &pi) < 0)
+		return false;
+	s->pid = pi.pid;
+	memcpy(s->comm, pi.comm, sizeof(s->comm));
+	s->exe = intern(pi.exe);
+	s->have_proc = true;
+	return true;
+}
+
 /* Fill in owners for the sessions that need one (cached; one /proc walk for the misses). */
 static void attribute(struct ds_procmap *pm, struct sess **v, size_t n)
 {
@@ -260,9 +335,7 @@ static void attribute(struct ds_procmap *pm, struct sess **v, size_t n)
 	for (i = 0; i < n; i++) {
 		if (v[i]->have_proc || !v[i]->k.inode)
 			continue;
-		if (ds_procmap_lookup(pm, v[i]->k.inode, &v[i]->proc) == 0)
-			v[i]->have_proc = true;
-		else
+		if (!owner_from_cache(pm, v[i]))
 			want[nwant++] = v[i]->k.inode;
 	}
 	if (nwant) {
@@ -270,9 +343,8 @@ static void attribute(struct ds_procmap *pm, struct sess **v, size_t n)
 		if (r < 0)
 			ds_warnc(r, "reading /proc");
 		for (i = 0; i < n; i++)
-			if (!v[i]->have_proc && v[i]->k.inode &&
-			    ds_procmap_lookup(pm, v[i]->k.inode, &v[i]->proc) == 0)
-				v[i]->have_proc = true;
+			if (!v[i]->have_proc && v[i]->k.inode)
+				owner_from_cache(pm, v[i]);
 	}
 	free(want);
 }
@@ -281,7 +353,7 @@ static void attribute(struct ds_procmap *pm, struct sess **v, size_t n)
 
 static const char *app_name(const struct sess *s)
 {
-	return s->have_proc && s->proc.comm[0] ? s->proc.comm : "";
+	return s->have_proc && s->comm[0] ? s->comm : "";
 }
 
 static char hostname_buf[256];
@@ -323,11 +395,11 @@ static void session_csv(FILE *f, const char *ts, const struct opts *o, const str
 	ds_csv_field(&r, ts);
 	ds_csv_field(&r, TOOL);
 	if (s->have_proc)
-		ds_csv_field_long(&r, s->proc.pid);
+		ds_csv_field_long(&r, s->pid);
 	else
 		ds_csv_field(&r, NULL);
 	ds_csv_field(&r, app_name(s));
-	ds_csv_field(&r, s->have_proc ? s->proc.exe : NULL);
+	ds_csv_field(&r, s->have_proc ? s->exe : NULL);
 	ds_csv_field(&r, ds_addr_format(&s->k.local, true, la, sizeof(la)));
 	ds_csv_field(&r, ds_addr_format(&s->k.remote, true, ra, sizeof(ra)));
 	ds_csv_field(&r, state_name(s->k.state));
@@ -362,8 +434,8 @@ static void session_line(FILE *f, const struct opts *o, const struct sess *s, in
 						    : ds_grade_skip_name(skip);
 
 	if (s->have_proc)
-		snprintf(who, sizeof(who), "%s[%d]", s->proc.comm[0] ? s->proc.comm : "?",
-			 (int)s->proc.pid);
+		snprintf(who, sizeof(who), "%s[%d]", s->comm[0] ? s->comm : "?",
+			 (int)s->pid);
 	else
 		snprintf(who, sizeof(who), "-");
 	fprintf(f, "%-9s  %-22s %-46s rtt %8.1f ms  retx %6.2f%%  age %7.1f s\n", label, who,
@@ -393,11 +465,11 @@ static void history_rec(struct ds_csv_rec *r, char *buf, size_t cap, const struc
 	ds_csv_field(r, host_name());
 	ds_csv_field(r, event);
 	if (s->have_proc)
-		ds_csv_field_long(r, s->proc.pid);
+		ds_csv_field_long(r, s->pid);
 	else
 		ds_csv_field(r, NULL);
 	ds_csv_field(r, app_name(s));
-	ds_csv_field(r, s->have_proc ? s->proc.exe : NULL);
+	ds_csv_field(r, s->have_proc ? s->exe : NULL);
 	ds_csv_field(r, ds_addr_format(&s->k.local, true, la, sizeof(la)));
 	ds_csv_field(r, ds_addr_format(&s->k.remote, true, ra, sizeof(ra)));
 	ds_csv_fieldf(r, "%llu", (unsigned long long)s->k.cookie);
@@ -601,7 +673,7 @@ static void read_history(const char *path, int64_t since_ns, struct hrow **rows,
 				(*rows)[i].latest = true;
 			}
 		}
-		free(seen.v);
+		table_free(&seen);
 	}
 }
 
@@ -1115,9 +1187,9 @@ static void state_load(const char *path, struct table *t)
 
 			if (ds_parse_long(pid, 1, INT32_MAX, &p) == 0) {
 				s->have_proc = true;
-				s->proc.pid = (pid_t)p;
-				snprintf(s->proc.comm, sizeof(s->proc.comm), "%s", app ? app : "");
-				snprintf(s->proc.exe, sizeof(s->proc.exe), "%s", exe ? exe : "");
+				s->pid = (pid_t)p;
+				snprintf(s->comm, sizeof(s->comm), "%s", app ? app : "");
+				s->exe = intern(exe ? exe : "");
 			}
 		}
 	}
@@ -1138,7 +1210,7 @@ static void state_save(const char *path, struct table *t)
 	if (fd < 0 || !(f = fdopen(fd, "w")))
 		ds_errc(DS_EXIT_FAILURE, errno, "%s", tmp);
 	ds_csv_header(f, STATE_COLUMNS);
-	for (i = 0; i < t->cap; i++) {
+	for (i = 0; i < t->n; i++) {
 		const struct sess *s = &t->v[i];
 		char la[DS_ADDR_STRLEN], ra[DS_ADDR_STRLEN];
 		struct ds_csv_rec r;
@@ -1150,11 +1222,11 @@ static void state_save(const char *path, struct table *t)
 		ds_csv_field_long(&r, s->first_seen_ns);
 		ds_csv_field_long(&r, s->last_seen_ns);
 		if (s->have_proc)
-			ds_csv_field_long(&r, s->proc.pid);
+			ds_csv_field_long(&r, s->pid);
 		else
 			ds_csv_field(&r, NULL);
 		ds_csv_field(&r, app_name(s));
-		ds_csv_field(&r, s->have_proc ? s->proc.exe : NULL);
+		ds_csv_field(&r, s->have_proc ? s->exe : NULL);
 		ds_csv_field(&r, ds_addr_format(&s->k.local, true, la, sizeof(la)));
 		ds_csv_field(&r, ds_addr_format(&s->k.remote, true, ra, sizeof(ra)));
 		ds_csv_field_long(&r, s->k.state);
@@ -1197,7 +1269,7 @@ static void merge_sweep(struct live *L, int64_t now_ns)
 {
 	size_t i;
 
-	for (i = 0; i < L->table.cap; i++)
+	for (i = 0; i < L->table.n; i++)
 		if (L->table.v[i].used)
 			L->table.v[i].missing++;
 	for (i = 0; i < L->sweep.n; i++) {
@@ -1222,7 +1294,7 @@ static void attribute_table(struct live *L, bool only_graded, const struct opts 
 
 	if (!v || !live)
 		ds_errx(DS_EXIT_FAILURE, "out of memory");
-	for (i = 0; i < L->table.cap; i++) {
+	for (i = 0; i < L->table.n; i++) {
 		struct sess *s = &L->table.v[i];
 
 		if (!s->used || s->missing)
@@ -1253,7 +1325,7 @@ static void live_close(struct live *L)
 {
 	ds_sockdiag_free(L->diag);
 	ds_procmap_free(L->procs);
-	free(L->table.v);
+	table_free(&L->table);
 	free(L->sweep.v);
 }
 
@@ -1277,7 +1349,7 @@ static void live_snapshot(struct live *L, const struct opts *o, int64_t *now_out
 	do_sweep(L->diag, o->family, &L->sweep);
 	merge_sweep(L, t0);
 	if (!o->snapshot) {
-		for (i = 0; i < L->table.cap && !again; i++) {
+		for (i = 0; i < L->table.n && !again; i++) {
 			const struct sess *s = &L->table.v[i];
 
 			if (s->used && s->k.has_info &&
@@ -1291,7 +1363,7 @@ static void live_snapshot(struct live *L, const struct opts *o, int64_t *now_out
 		now = t0 + (ds_clock_ns() - m0);
 		do_sweep(L->diag, o->family, &L->sweep);
 		merge_sweep(L, now);
-		for (i = 0; i < L->table.cap; i++) /* closed meanwhile: not ours to show */
+		for (i = 0; i < L->table.n; i++) /* closed meanwhile: not ours to show */
 			if (L->table.v[i].used && L->table.v[i].missing) {
 				table_remove(&L->table, &L->table.v[i]);
 				i--;
@@ -1310,7 +1382,7 @@ static struct sess **live_list(struct live *L, size_t *n)
 	if (!v)
 		ds_errx(DS_EXIT_FAILURE, "out of memory");
 	*n = 0;
-	for (i = 0; i < L->table.cap; i++)
+	for (i = 0; i < L->table.n; i++)
 		if (L->table.v[i].used && !L->table.v[i].missing)
 			v[(*n)++] = &L->table.v[i];
 	return v;
@@ -1431,7 +1503,7 @@ static void run_cron(const struct opts *o)
 	merge_sweep(&L, now);
 	attribute_table(&L, false, o, now);
 	appender_begin(&a, o);
-	for (i = 0; i < L.table.cap; i++) {
+	for (i = 0; i < L.table.n; i++) {
 		struct sess *s = &L.table.v[i];
 
 		if (!s->used || !s->missing)
@@ -1444,7 +1516,7 @@ static void run_cron(const struct opts *o)
 		i--;
 	}
 	appender_end(&a);
-	for (i = 0; i < L.table.cap; i++) { /* loopback is never graded: not worth keeping */
+	for (i = 0; i < L.table.n; i++) { /* loopback is never graded: not worth keeping */
 		struct sess *s = &L.table.v[i];
 
 		if (s->used && (ds_addr_is_loopback(&s->k.local) ||
@@ -1530,7 +1602,7 @@ static void run_watch(const struct opts *o)
 		appender_begin(&a, o);
 		if (dfd >= 0) /* a close right before the sweep: its notification may be queued */
 			ds_sockdiag_destroy_read(L.diag, on_destroy, &dc, &lost);
-		for (i = 0; i < L.table.cap; i++) {
+		for (i = 0; i < L.table.n; i++) {
 			struct sess *s = &L.table.v[i];
 
 			if (!s->used)
@@ -1709,7 +1781,8 @@ int main(int argc, char **argv)
 	ds_grade_config_default(&o.cfg);
 	o.sample_ns = 5 * 60 * DS_NSEC_PER_SEC;
 	o.since_ns = 24 * 3600 * DS_NSEC_PER_SEC;
-	while ((c = getopt_long(argc, argv, "46qvhV", long_options, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":46qvhV", long_options, NULL)) != -1) {
 		switch (c) {
 		case '4':
 			o.family = AF_INET;
@@ -1812,8 +1885,12 @@ int main(int argc, char **argv)
 			o.csv = true;
 			o.header = false;
 			break;
+		case ':':
+			ds_usage_error("option '%s' needs a value", argv[optind - 1]);
 		default:
-			ds_usage_error("unknown option");
+			if (optopt)
+				ds_usage_error("unknown option '-%c'", optopt);
+			ds_usage_error("unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	ds_msg_set_verbosity(verbosity);

@@ -251,6 +251,20 @@ int ds_sockdiag_destroy_open(struct ds_sockdiag *d)
 	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_SOCK_DIAG);
 	if (fd < 0)
 		return -errno;
+	/*
+	 * Bind first: an unbound netlink socket has port id 0, and a multicast sent by the
+	 * kernel (port 0) skips the socket with the sender's port id.
+	 */
+	{
+		struct sockaddr_nl local = { .nl_family = AF_NETLINK };
+
+		if (bind(fd, (struct sockaddr *)&local, sizeof(local)) < 0) {
+			int err = -errno;
+
+			close(fd);
+			return err;
+		}
+	}
 	/* Bursts of closes (a browser tab, a test) must not overrun the queue. */
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
 		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));

@@ -44,7 +44,8 @@ struct ds_tcp_session {
 };
 
 /* TCP states as bits for ds_sockdiag_dump (1 << TCP_ESTABLISHED, ...). */
-#define DS_SOCKDIAG_STATES_CONNECTED 0x0ffeu /* all but LISTEN, TIME_WAIT, NEW_SYN_RECV */
+/* All but LISTEN (10), TIME_WAIT (6) and NEW_SYN_RECV (12): sockets that carry a session. */
+#define DS_SOCKDIAG_STATES_CONNECTED 0x0bbeu
 
 /* Called once per socket; a negative return stops the walk and is passed back. */
 typedef int (*ds_sockdiag_cb)(const struct ds_tcp_session *s, void *arg);

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: MIT
 """Real TCP sessions for the ds-grade tests.
 
-  grade_tcp.py serve ADDR PORT                 accept forever; read each connection to EOF
+  grade_tcp.py serve ADDR PORT [--keep]        accept forever; read each connection to EOF
+                                               (--keep: just hold every connection, no
+                                               reading: for thousands of them)
   grade_tcp.py send ADDR PORT [options]        open sessions, send, hold, close
       --count N       sessions, opened together (1)
       --bytes N       bytes each session sends (0)
@@ -47,8 +49,12 @@ def serve(args):
             pass
         c.close()
 
+    kept = []
     while True:
         c, _ = s.accept()
+        if args.keep:
+            kept.append(c)
+            continue
         threading.Thread(target=sink, args=(c,), daemon=True).start()
 
 
@@ -104,6 +110,7 @@ def main():
     ap.add_argument("--bytes", type=int, default=0)
     ap.add_argument("--secs", type=float, default=0)
     ap.add_argument("--hold", type=float, default=0)
+    ap.add_argument("--keep", action="store_true")
     ap.add_argument("--name")
     ap.add_argument("--ready")
     ap.add_argument("--report")
