@@ -49,6 +49,9 @@
 #define SPIN_NS_MAX    (400 * DS_NSEC_PER_USEC)
 /* A sleep shorter than this on top of the spin is not worth the risk of waking late. */
 #define SLEEP_NS_MIN   (100 * DS_NSEC_PER_USEC)
+/* Within the spin window, short naps (the CPU is awake: they end on time) until this close. */
+#define NAP_GUARD_NS   (40 * DS_NSEC_PER_USEC)
+#define NAP_MAX_NS     (20 * DS_NSEC_PER_USEC)
 #define PARAMS_MAX     65536
 #define NL_RECV_BYTES  (0xffff + 8192)
 #define NL_SEND_BYTES  8192
@@ -485,18 +488,34 @@ static int run(struct link *lk)
 		int n;
 
 		release_due(lk, now);
-		if (lk->quit)
+		if (lk->quit) {
+			/* What is still unread would be dropped with our socket: take it along. */
+			(void)receive(lk);
 			return 0;
+		}
 		if (lk->reload) {
 			lk->reload = 0;
 			reload_params(lk);
 		}
 		next = lk->count > 0 ? lk->held[lk->head].release_ns : 0;
 		if (next > 0 && next - now <= lk->spin_ns + SLEEP_NS_MIN) {
-			/* Close to a release: spin, still taking arrivals so their time is right. */
+			/*
+			 * Close to a release: wait on the clock, still taking arrivals so their
+			 * time is right. Nap in short sleeps until the last stretch, so that a
+			 * sender on this CPU is not starved by our real-time priority; spin that.
+			 */
 			while ((now = ds_clock_ns()) < next) {
-				if (receive(lk) == 0)
+				if (receive(lk) != 0)
+					continue;
+				if (next - now > NAP_GUARD_NS) {
+					int64_t until = next - NAP_GUARD_NS;
+
+					if (until - now > NAP_MAX_NS)
+						until = now + NAP_MAX_NS;
+					ds_clock_sleep_until(until);
+				} else {
 					cpu_relax();
+				}
 			}
 			continue;
 		}
@@ -664,7 +683,8 @@ int main(int argc, char **argv)
 		ds_usage_error("unexpected argument '%s'", argv[optind]);
 	if (queue < 0)
 		ds_usage_error("-Q QUEUE_NUM is required");
-	ds_msg_set_verbosity(verbosity);
+	/* -q silences warnings while running, never the reason we could not start. */
+	ds_msg_set_verbosity(verbosity < 0 ? 0 : verbosity);
 	lk.queue_num = (uint16_t)queue;
 	lk.spin_ns = 2 * SPIN_NS_MIN;
 
@@ -711,12 +731,15 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	ds_verbose("serving netfilter queue %u", lk.queue_num);
+	ds_msg_set_verbosity(verbosity);
 
 	r = run(&lk);
-	if (r < 0)
+	if (r < 0) {
+		ds_msg_set_verbosity(verbosity < 0 ? 0 : verbosity);
 		ds_warnc(r, "netlink receive");
-	else
+	} else {
 		ret = DS_EXIT_OK;
+	}
 out:
 	if (lk.nl) {
 		release_all(&lk);

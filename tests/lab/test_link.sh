@@ -154,7 +154,7 @@ pairs() {
 	set_link 1 "rate $rate"
 	ip netns exec "$B" python3 "$TMP/pairs.py" recv 9000 "$PAIRS" 10 >"$TMP/gaps" 2>"$TMP/recv.err" &
 	local rpid=$!
-	for ((i = 0; i < 50; i++)); do grep -q ready "$TMP/recv.err" && break; sleep 0.05; done
+	for ((i = 0; i < 50; i++)); do grep -qs ready "$TMP/recv.err" && break; sleep 0.05; done
 	ip netns exec "$A" python3 "$TMP/pairs.py" send 9000 "$PAIRS" 10.2.0.1 1200 \
 		"$(awk -v w="$want" 'BEGIN { printf "%.3f", w * 4 / 1e6 + 0.015 }')"
 	wait "$rpid"
