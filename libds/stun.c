@@ -4,11 +4,11 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 
 static uint16_t get16(const uint8_t *p)
 {
@@ -140,7 +140,14 @@ bool ds_stun_is_stun(const void *buf, size_t len)
 
 int ds_stun_tid_random(uint8_t tid[DS_STUN_TID_LEN])
 {
-	return RAND_bytes(tid, DS_STUN_TID_LEN) == 1 ? 0 : -EIO;
+	/* The kernel's CSPRNG (what OpenSSL seeds from, too): a transaction id is not a key,
+	 * and a plain Binding then never pays for initialising OpenSSL's DRBG. */
+	ssize_t n;
+
+	do
+		n = getrandom(tid, DS_STUN_TID_LEN, 0);
+	while (n < 0 && errno == EINTR);
+	return n == DS_STUN_TID_LEN ? 0 : -EIO;
 }
 
 /* ---- CRC-32 and HMAC ---- */

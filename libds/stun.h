@@ -155,7 +155,8 @@ bool ds_stun_attr_known(uint16_t type);
  * STUN? Does not validate attributes. */
 bool ds_stun_is_stun(const void *buf, size_t len);
 
-/* A fresh transaction id from the OpenSSL CSPRNG (§5: uniformly random). 0 or -EIO. */
+/* A fresh transaction id from the kernel CSPRNG, getrandom(2) (§5: uniformly random).
+ * 0 or -EIO. */
 int ds_stun_tid_random(uint8_t tid[DS_STUN_TID_LEN]);
 
 /* ---- encoding ---- */

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* STUN client transactions: retransmission (RFC 8489 §6.2.1) and answer matching (§6.3). */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* ppoll */
+#endif
 #include "stunclient.h"
 
 #include <errno.h>
