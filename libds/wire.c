@@ -84,6 +84,29 @@ const char *ds_wire_type_name(int type)
 	}
 }
 
+const char *ds_wire_drop_reason(int step, int err)
+{
+	if (err == 0)
+		return "ok";
+	if (step == 0) {
+		switch (err) {
+		case -EPROTO: return "type";
+		case -EPROTONOSUPPORT: return "version";
+		default: return "length";
+		}
+	}
+	if (step == 1)
+		return "pair";
+	switch (err) {
+	case -EBADMSG: return "auth";
+	case -EALREADY: return "replay";
+	case -ESTALE: return "old";
+	case -ENOTCONN: return "unproven";
+	case -EPROTO: return "body";
+	default: return "error";
+	}
+}
+
 int ds_wire_body_min(int type)
 {
 	switch (type) {

@@ -241,6 +241,11 @@ int ds_wire_refusal_encode(const struct ds_wire_refusal *r, uint8_t *out, size_t
 int ds_wire_refusal_decode(const uint8_t *body, size_t len, struct ds_wire_refusal *r);
 const char *ds_wire_refusal_name(int reason);
 
+/* The counter name for a receive result (ds-wire(7), DROPPED PACKETS): -EBADMSG from
+ * ds_wire_parse_hdr is "length", from an open "auth"; so the caller says which step failed.
+ * step: 0 = header, 1 = pair lookup (any error = "pair"), 2 = open. "ok" for 0. */
+const char *ds_wire_drop_reason(int step, int err);
+
 /* Minimum body length of a type, or -EPROTO for an unknown type. */
 int ds_wire_body_min(int type);
 

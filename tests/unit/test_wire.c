@@ -337,6 +337,20 @@ static void bodies_check_every_length(void)
 	CHECK_INT(ds_wire_refusal_decode(body, 8, &f), -ERANGE);
 }
 
+static void drop_reasons_have_counter_names(void)
+{
+	CHECK_STR(ds_wire_drop_reason(0, -EPROTO), "type");
+	CHECK_STR(ds_wire_drop_reason(0, -EPROTONOSUPPORT), "version");
+	CHECK_STR(ds_wire_drop_reason(0, -EBADMSG), "length");
+	CHECK_STR(ds_wire_drop_reason(1, -ENOKEY), "pair");
+	CHECK_STR(ds_wire_drop_reason(2, -EBADMSG), "auth");
+	CHECK_STR(ds_wire_drop_reason(2, -EALREADY), "replay");
+	CHECK_STR(ds_wire_drop_reason(2, -ESTALE), "old");
+	CHECK_STR(ds_wire_drop_reason(2, -ENOTCONN), "unproven");
+	CHECK_STR(ds_wire_drop_reason(2, -EPROTO), "body");
+	CHECK_STR(ds_wire_drop_reason(2, 0), "ok");
+}
+
 static void echo_reply_never_larger_than_request(void)
 {
 	struct ds_wire_echo e = { 0 };
@@ -609,6 +623,7 @@ int main(void)
 	UNIT_RUN(header_checks_length_type_and_version);
 	UNIT_RUN(bodies_check_every_length);
 	UNIT_RUN(echo_reply_never_larger_than_request);
+	UNIT_RUN(drop_reasons_have_counter_names);
 	UNIT_RUN(handshake_proves_both_sessions);
 	UNIT_RUN(replay_window_in_a_session);
 	UNIT_RUN(wrong_pair_and_forgeries_rejected);
