@@ -15,9 +15,9 @@
  *   |  'd'   |  'T'   |  'R'   | 0x06   |           probe id (be32)         |
  *   +--------+--------+--------+--------+--------+--------+--------+--------+
  *
- * The first byte 'd' (100) is outside every RFC 7983 range the warm port demultiplexes
- * (STUN 0-3, DTLS 20-63, TURN channels 64-79, the toolkit's own packets), so an agent that
- * receives a probe drops it as unknown without a reply.
+ * The first byte 'd' (100) falls in the range RFC 9443 gives to QUIC, which the warm port
+ * does not speak: an agent that receives a probe drops it unanswered, like any packet that
+ * is neither STUN, TURN ChannelData nor the toolkit's own (4-15, see ds-wire(7)).
  */
 #ifndef DS_TRACE_H
 #define DS_TRACE_H
