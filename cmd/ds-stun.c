@@ -419,31 +419,33 @@ static int run_family(const struct opts *o, const struct ds_resolved *res, int f
 
 		int64_t start = ds_clock_ns();
 		for (long long seq = 1; seq <= o->count; seq++) {
-			struct ds_addr mapped;
-			int64_t rtt = 0;
-			unsigned tx = 0;
+			struct ds_nat_binding b;
 			bool changed = false;
 			int r;
 
 			if (seq > 1)
 				ds_clock_sleep_until(start + (seq - 1) * o->interval_ns);
-			r = ds_nat_binding(fd, &run.server, &o->retrans, software, &mapped, &rtt, &tx);
+			r = ds_nat_binding(fd, &run.server, &o->retrans, software, &b);
 			run.sent++;
 			if (r < 0) {
-				ds_verbose("%s: request %lld to %s: %s", run.family, seq, srv,
-					   strerror(-r));
+				if (b.error_code)
+					ds_warnx("%s: %s answered %d %s", run.family, srv,
+						 b.error_code, b.reason);
+				else
+					ds_verbose("%s: request %lld to %s: %s", run.family, seq,
+						   srv, strerror(-r));
 				if (o->count > 1)
-					print_row(&run, seq, NULL, 0, tx, false, NULL);
+					print_row(&run, seq, NULL, 0, b.transmissions, false, NULL);
 				continue;
 			}
 			run.answered++;
-			run.rtts[run.n_rtt++] = (double)rtt / 1e6;
-			if (run.answered > 1 && !ds_addr_equal(&mapped, &run.last_mapped)) {
+			run.rtts[run.n_rtt++] = (double)b.rtt_ns / 1e6;
+			if (run.answered > 1 && !ds_addr_equal(&b.mapped, &run.last_mapped)) {
 				changed = true;
 				run.changes++;
 			}
-			run.last_mapped = mapped;
-			print_row(&run, seq, &mapped, rtt, tx, changed, NULL);
+			run.last_mapped = b.mapped;
+			print_row(&run, seq, &b.mapped, b.rtt_ns, b.transmissions, changed, NULL);
 		}
 		close(fd);
 		if (run.answered) {

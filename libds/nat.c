@@ -151,12 +151,12 @@ static int answer_mapped(struct ds_stun_client *c, int id, struct ds_stun_msg *m
 	return 0;
 }
 
-int ds_nat_binding(int fd, const struct ds_addr *server, const struct ds_stun_retrans *rp,
-		   const char *software, struct ds_addr *mapped, int64_t *rtt_ns,
-		   unsigned *transmissions)
+static int binding_once(int fd, const struct ds_addr *server, const struct ds_stun_retrans *rp,
+			const char *software, struct ds_nat_binding *b)
 {
 	struct ds_stun_client *c = NULL;
 	struct ds_stun_msg m;
+	struct ds_stun_attr a;
 	const struct ds_stun_txn_info *info;
 	int id, r;
 
@@ -172,11 +172,35 @@ int ds_nat_binding(int fd, const struct ds_addr *server, const struct ds_stun_re
 	if (r < 0)
 		goto out;
 	info = ds_stun_client_info(c, id);
-	*transmissions = info->transmissions;
-	*rtt_ns = info->rtt_ns;
-	r = answer_mapped(c, id, &m, mapped);
+	b->transmissions = info->transmissions;
+	b->rtt_ns = info->rtt_ns;
+	r = answer_mapped(c, id, &m, &b->mapped);
+	if (r == -EPROTO && ds_stun_client_response(c, id, &m) == 0 && m.cls == DS_STUN_ERROR &&
+	    ds_stun_find(&m, DS_STUN_ATTR_ERROR_CODE, &a) == 0) {
+		ds_stun_attr_error(&a, &b->error_code, b->reason, sizeof(b->reason));
+		if (b->error_code == DS_STUN_ERR_TRY_ALTERNATE)
+			ds_stun_get_addr(&m, DS_STUN_ATTR_ALTERNATE_SERVER, &b->alternate);
+	}
 out:
 	ds_stun_client_free(c);
+	return r;
+}
+
+int ds_nat_binding(int fd, const struct ds_addr *server, const struct ds_stun_retrans *rp,
+		   const char *software, struct ds_nat_binding *b)
+{
+	int r;
+
+	memset(b, 0, sizeof(*b));
+	r = binding_once(fd, server, rp, software, b);
+	if (r == -EPROTO && b->alternate.len &&
+	    ds_addr_family(&b->alternate) == ds_addr_family(server) &&
+	    !ds_addr_equal(&b->alternate, server)) {
+		struct ds_addr alt = b->alternate;
+
+		memset(b, 0, sizeof(*b));
+		r = binding_once(fd, &alt, rp, software, b);
+	}
 	return r;
 }
 

@@ -98,10 +98,20 @@ int ds_nat_socket_for(const struct ds_addr *server, uint16_t port, struct ds_add
 /* Is this address (port ignored) one of this host's interface addresses? */
 bool ds_nat_addr_is_local(const struct ds_addr *a);
 
-/* One Binding transaction from fd to server (the plain "what is my address" question).
- * 0 and *mapped, *rtt_ns, *transmissions filled; -ETIMEDOUT, -EPROTO or -errno. */
+/* The plain "what is my address" question: one Binding transaction. */
+struct ds_nat_binding {
+	struct ds_addr mapped;
+	int64_t rtt_ns;
+	unsigned transmissions;
+	int error_code;          /* an error response's ERROR-CODE, else 0 */
+	char reason[128];        /* its reason phrase */
+	struct ds_addr alternate; /* ALTERNATE-SERVER of a 300 answer, else empty */
+};
+
+/* 0 with b->mapped; -ETIMEDOUT; -EPROTO for an error response (b->error_code says which)
+ * or an answer §6.3 rejects; or -errno. A 300 Try Alternate is followed once when the
+ * alternate has the same family (RFC 8489 §10). */
 int ds_nat_binding(int fd, const struct ds_addr *server, const struct ds_stun_retrans *rp,
-		   const char *software, struct ds_addr *mapped, int64_t *rtt_ns,
-		   unsigned *transmissions);
+		   const char *software, struct ds_nat_binding *b);
 
 #endif
