@@ -1,0 +1,1473 @@
+// SPDX-License-Identifier: MIT
+/* The agent engine: warm port, authenticated answers, sessions, paths, STUN, candidates. */
+#include "agent.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "agentstate.h"
+#include "clock.h"
+#include "ctl.h"
+#include "pair.h"
+#include "stun.h"
+#include "stunclient.h"
+#include "udp.h"
+#include "wire.h"
+
+#define RATE_BUCKETS  4096 /* power of two */
+#define RUN_SLOTS     1024 /* power of two: responder-side runs tracked for the audit log */
+#define RUN_IDLE_NS   (10LL * DS_NSEC_PER_SEC)
+#define PAIR_JOBS     16   /* packet-pair answers with gaps in progress */
+#define OUT_MAX       DS_UDP_BATCH
+#define FAM_IDX(f)    ((f) == AF_INET6 ? 1 : 0)
+
+static const char *const drop_names[DS_DROP_COUNT] = {
+	[DS_DROP_TRUNCATED] = "truncated",     [DS_DROP_NOT_OURS] = "not-ours",
+	[DS_DROP_BAD_TYPE] = "bad-type",       [DS_DROP_BAD_VERSION] = "bad-version",
+	[DS_DROP_RATE_LIMITED] = "rate-limited", [DS_DROP_UNKNOWN_KEY] = "unknown-key",
+	[DS_DROP_BAD_TAG] = "bad-tag",         [DS_DROP_REPLAY] = "replay",
+	[DS_DROP_STALE] = "stale",             [DS_DROP_UNPROVEN] = "unproven-session",
+	[DS_DROP_MALFORMED] = "malformed",     [DS_DROP_NO_RUN] = "no-run",
+	[DS_DROP_CTL_BACKLOG] = "ctl-backlog", [DS_DROP_STUN] = "stun-unexpected",
+	[DS_DROP_UNEXPECTED] = "unexpected",
+};
+
+const char *ds_agent_drop_name(int reason)
+{
+	return reason >= 0 && reason < DS_DROP_COUNT ? drop_names[reason] : NULL;
+}
+
+struct ds_agent;
+
+struct apeer {
+	struct ds_agent *a;
+	const struct ds_peer *cfg;
+	struct ds_pair *pair;
+	struct ds_addr path[2], path_local[2]; /* per family: where it was last heard from */
+	int64_t path_rx_ns[2];                  /* monotonic, 0 = never confirmed */
+	int64_t confirmed_rt_ns[2];             /* realtime, for paths.csv */
+	struct ds_cand cands[DS_CAND_MAX];
+	size_t ncands;
+	int64_t cand_mtime;
+	int64_t last_rx_ns;
+	uint64_t rx, tx;
+	int64_t backoff_ns;
+	struct ds_timer ka;
+};
+
+struct bucket {
+	uint64_t key;
+	double tokens;
+	int64_t last_ns;
+};
+
+struct run {
+	uint64_t key; /* peer index + 1 << 32 | run id; 0 = free */
+	const char *test;
+	int64_t first_ns, last_ns;
+	uint64_t bytes, packets;
+	uint32_t rx_count;
+	bool refused;
+};
+
+struct pair_job {
+	bool busy;
+	struct apeer *p;
+	int fd;
+	struct ds_addr dst, local;
+	uint32_t run_id;
+	struct ds_wire_pair_request req;
+	uint16_t next;
+	struct ds_timer t;
+	struct ds_agent *a;
+};
+
+struct outq {
+	int fd;
+	size_t n;
+	struct ds_udp_msg m[OUT_MAX];
+	uint8_t buf[OUT_MAX][DS_WIRE_MAX_PACKET];
+};
+
+struct ds_agent {
+	struct ds_agent_config cfg;
+	struct ds_loop *loop;
+	struct ds_udp *udp;
+	struct ds_ctl_server *ctl;
+	struct apeer *peers;
+	size_t npeers;
+	/* pair id -> peer, and name -> peer: open addressing, index + 1, 0 = empty */
+	uint64_t *id_keys;
+	uint32_t *id_vals;
+	uint32_t *name_vals;
+	size_t map_size;
+	uint64_t my_session;
+	struct bucket *buckets;
+	struct run runs[RUN_SLOTS];
+	unsigned nruns;
+	struct pair_job jobs[PAIR_JOBS];
+	bool mesh_off, fleet_off;
+	uint64_t drops[DS_DROP_COUNT];
+	uint64_t answered, refused, rx_total;
+	int audit_fd;
+	bool paths_dirty;
+	int64_t started_ns;
+	/* STUN */
+	struct ds_stun_client *stun;
+	struct ds_addr srflx[2];
+	struct ds_cand published[DS_CAND_MAX];
+	size_t npublished;
+	bool publish_failed;
+	/* timers */
+	struct ds_timer t_refresh, t_stun_tick, t_second, t_sweep;
+	/* receive and send scratch */
+	struct ds_udp_msg rx[DS_UDP_BATCH];
+	uint8_t rxbuf[DS_UDP_BATCH][DS_WIRE_MAX_PACKET + 64];
+	uint8_t body[DS_WIRE_MAX_PACKET];
+	struct outq out;
+};
+
+/* ---- small helpers ---- */
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+static uint64_t name_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	while (*s)
+		h = (h ^ (uint8_t)*s++) * 1099511628211ULL;
+	return mix64(h);
+}
+
+static uint64_t addr_key(const struct ds_addr *a)
+{
+	uint64_t h = (uint64_t)ds_addr_port(a) << 8 | (uint64_t)a->sa.sa_family;
+
+	if (a->sa.sa_family == AF_INET) {
+		h ^= (uint64_t)a->sin.sin_addr.s_addr << 24;
+	} else if (a->sa.sa_family == AF_INET6) {
+		uint64_t w[2];
+
+		memcpy(w, &a->sin6.sin6_addr, 16);
+		h ^= mix64(w[0]) ^ (w[1] * 0x9e3779b97f4a7c15ULL);
+	}
+	return mix64(h) | 1;
+}
+
+static int64_t rand_between(int64_t lo, int64_t hi)
+{
+	uint64_t r = 0;
+
+	if (hi <= lo)
+		return lo;
+	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+		r = (uint64_t)ds_clock_ns();
+	return lo + (int64_t)(r % (uint64_t)(hi - lo));
+}
+
+static struct apeer *peer_by_id(const struct ds_agent *a, uint64_t id)
+{
+	size_t mask = a->map_size - 1;
+
+	for (size_t i = mix64(id) & mask, n = 0; n < a->map_size; i = (i + 1) & mask, n++) {
+		if (!a->id_vals[i])
+			return NULL;
+		if (a->id_keys[i] == id)
+			return &a->peers[a->id_vals[i] - 1];
+	}
+	return NULL;
+}
+
+static struct apeer *peer_by_name(const struct ds_agent *a, const char *name)
+{
+	size_t mask = a->map_size - 1;
+
+	for (size_t i = name_hash(name) & mask, n = 0; n < a->map_size; i = (i + 1) & mask, n++) {
+		struct apeer *p;
+
+		if (!a->name_vals[i])
+			return NULL;
+		p = &a->peers[a->name_vals[i] - 1];
+		if (strcmp(p->cfg->name, name) == 0)
+			return p;
+	}
+	return NULL;
+}
+
+static bool rate_ok(struct ds_agent *a, const struct ds_addr *src, double cost, int64_t now)
+{
+	uint64_t key;
+	struct bucket *b;
+	double burst;
+
+	if (a->cfg.rate_pps <= 0)
+		return true;
+	burst = a->cfg.rate_burst > 0 ? a->cfg.rate_burst : 2 * a->cfg.rate_pps;
+	key = addr_key(src);
+	b = &a->buckets[key & (RATE_BUCKETS - 1)];
+	if (b->key != key) {
+		b->key = key;
+		b->tokens = burst;
+		b->last_ns = now;
+	} else {
+		b->tokens += (double)(now - b->last_ns) * a->cfg.rate_pps / 1e9;
+		if (b->tokens > burst)
+			b->tokens = burst;
+		b->last_ns = now;
+	}
+	if (b->tokens < cost)
+		return false;
+	b->tokens -= cost;
+	return true;
+}
+
+/* ---- sending ---- */
+
+static void out_flush(struct ds_agent *a)
+{
+	size_t done = 0;
+
+	while (done < a->out.n) {
+		int r = ds_udp_send(a->out.fd, a->out.m + done, a->out.n - done, 0);
+
+		if (r <= 0)
+			break; /* socket buffer full or an error: UDP, the peer retries */
+		done += (size_t)r;
+	}
+	a->out.n = 0;
+}
+
+/* A slot in the send batch for fd (flushing when full or for another socket). */
+static struct ds_udp_msg *out_slot(struct ds_agent *a, int fd, uint8_t **buf)
+{
+	struct ds_udp_msg *m;
+
+	if (a->out.n && (a->out.fd != fd || a->out.n == OUT_MAX))
+		out_flush(a);
+	a->out.fd = fd;
+	m = &a->out.m[a->out.n];
+	*buf = a->out.buf[a->out.n];
+	memset(m, 0, sizeof(*m));
+	m->buf = *buf;
+	m->tos = -1;
+	return m;
+}
+
+static void out_commit(struct ds_agent *a, struct ds_udp_msg *m, size_t len,
+		       const struct ds_addr *dst, const struct ds_addr *local)
+{
+	m->len = len;
+	m->peer = *dst;
+	if (local)
+		m->local = *local;
+	a->out.n++;
+}
+
+static int fd_for(const struct ds_agent *a, const struct ds_addr *dst)
+{
+	return ds_udp_fd(a->udp, ds_addr_family(dst));
+}
+
+/* Seal and queue one packet for a peer. */
+static int send_sealed(struct ds_agent *a, struct apeer *p, uint8_t type, uint32_t run_id,
+		       const uint8_t *body, size_t body_len, const struct ds_addr *dst,
+		       const struct ds_addr *local)
+{
+	int fd = fd_for(a, dst), len;
+	struct ds_udp_msg *m;
+	uint8_t *buf;
+
+	if (fd < 0)
+		return -EAFNOSUPPORT;
+	m = out_slot(a, fd, &buf);
+	len = ds_pair_seal(p->pair, type, run_id, body, body_len, buf, DS_WIRE_MAX_PACKET);
+	if (len < 0)
+		return len;
+	out_commit(a, m, (size_t)len, dst, local);
+	p->tx++;
+	return len;
+}
+
+static int send_keepalive(struct ds_agent *a, struct apeer *p, const struct ds_addr *dst,
+			  const struct ds_addr *local, int64_t now)
+{
+	int fd = fd_for(a, dst), len;
+	struct ds_udp_msg *m;
+	uint8_t *buf;
+
+	if (fd < 0)
+		return -EAFNOSUPPORT;
+	m = out_slot(a, fd, &buf);
+	len = ds_pair_keepalive(p->pair, now, buf, DS_WIRE_MAX_PACKET);
+	if (len < 0)
+		return len;
+	out_commit(a, m, (size_t)len, dst, local);
+	p->tx++;
+	return len;
+}
+
+/* ---- runs (responder side, for the audit log) ---- */
+
+static void run_flush(struct ds_agent *a, struct run *r)
+{
+	size_t idx = (size_t)(r->key >> 32) - 1;
+
+	if (a->audit_fd >= 0)
+		ds_audit_append(a->audit_fd, (uint32_t)r->key, a->peers[idx].cfg->name, a->cfg.name,
+				r->test, r->bytes, r->refused ? "refused" : "ok");
+	r->key = 0;
+	a->nruns--;
+}
+
+static struct run *run_get(struct ds_agent *a, struct apeer *p, uint32_t run_id,
+			   const char *test, int64_t now)
+{
+	uint64_t key = ((uint64_t)(p - a->peers) + 1) << 32 | run_id;
+	size_t mask = RUN_SLOTS - 1, i = mix64(key) & mask;
+	struct run *free_slot = NULL;
+
+	for (size_t n = 0; n < RUN_SLOTS; n++, i = (i + 1) & mask) {
+		struct run *r = &a->runs[i];
+
+		if (r->key == key)
+			return r;
+		if (!r->key) {
+			free_slot = r;
+			break;
+		}
+	}
+	if (!free_slot || a->nruns >= RUN_SLOTS / 2)
+		return NULL; /* table full: answered, but not itemised until entries age out */
+	memset(free_slot, 0, sizeof(*free_slot));
+	free_slot->key = key;
+	free_slot->test = test;
+	free_slot->first_ns = now;
+	a->nruns++;
+	return free_slot;
+}
+
+static void runs_sweep(struct ds_agent *a, int64_t now, bool all)
+{
+	/* Open addressing without tombstones: rebuild after flushing. */
+	struct run keep[RUN_SLOTS];
+	size_t nkeep = 0;
+	bool flushed = false;
+
+	for (size_t i = 0; i < RUN_SLOTS; i++) {
+		struct run *r = &a->runs[i];
+
+		if (!r->key)
+			continue;
+		if (all || now - r->last_ns > RUN_IDLE_NS) {
+			run_flush(a, r);
+			flushed = true;
+		} else {
+			keep[nkeep++] = *r;
+		}
+	}
+	if (!flushed)
+		return;
+	memset(a->runs, 0, sizeof(a->runs));
+	a->nruns = 0;
+	for (size_t k = 0; k < nkeep; k++) {
+		size_t i = mix64(keep[k].key) & (RUN_SLOTS - 1);
+
+		while (a->runs[i].key)
+			i = (i + 1) & (RUN_SLOTS - 1);
+		a->runs[i] = keep[k];
+		a->nruns++;
+	}
+}
+
+/* ---- paths ---- */
+
+static void learn_path(struct ds_agent *a, struct apeer *p, const struct ds_udp_msg *m)
+{
+	int f = FAM_IDX(ds_addr_family(&m->peer));
+	bool changed = !ds_addr_equal(&p->path[f], &m->peer) || !p->path_rx_ns[f];
+
+	/* Bidirectional learning: an authenticated packet from a proven session tells where
+	 * the peer is reachable now (after a NAT rebinding too). */
+	p->path[f] = m->peer;
+	p->path_local[f] = m->local;
+	p->path_rx_ns[f] = m->rx_ns;
+	p->confirmed_rt_ns[f] = ds_clock_realtime_ns();
+	p->last_rx_ns = m->rx_ns;
+	if (changed)
+		a->paths_dirty = true;
+}
+
+/* The path to use: the most recently heard-from family, else the static endpoint. */
+static const struct ds_addr *best_path(const struct ds_agent *a, const struct apeer *p,
+				       const struct ds_addr **local)
+{
+	int f = p->path_rx_ns[1] > p->path_rx_ns[0] ? 1 : 0;
+
+	if (p->path[f].len && fd_for(a, &p->path[f]) >= 0) {
+		*local = &p->path_local[f];
+		return &p->path[f];
+	}
+	if (p->path[!f].len && fd_for(a, &p->path[!f]) >= 0) {
+		*local = &p->path_local[!f];
+		return &p->path[!f];
+	}
+	*local = NULL;
+	if (p->cfg->endpoint.len && fd_for(a, &p->cfg->endpoint) >= 0)
+		return &p->cfg->endpoint;
+	return NULL;
+}
+
+static void paths_write(struct ds_agent *a)
+{
+	struct ds_path_rec *recs;
+	size_t n = 0, cap = 256 + a->npeers * 2 * 200;
+	char *buf;
+	int len;
+
+	recs = calloc(a->npeers * 2 + 1, sizeof(*recs));
+	buf = malloc(cap);
+	if (recs && buf) {
+		for (size_t i = 0; i < a->npeers; i++) {
+			for (int f = 0; f < 2; f++) {
+				struct apeer *p = &a->peers[i];
+
+				if (!p->path[f].len)
+					continue;
+				snprintf(recs[n].peer, sizeof(recs[n].peer), "%s", p->cfg->name);
+				recs[n].remote = p->path[f];
+				recs[n].local = p->path_local[f];
+				recs[n].confirmed_ns = p->confirmed_rt_ns[f];
+				n++;
+			}
+		}
+		len = ds_paths_format(recs, n, buf, cap);
+		if (len >= 0 &&
+		    ds_state_write_atomic(a->cfg.state_dir, "paths.csv", buf, (size_t)len, 0640) == 0)
+			a->paths_dirty = false;
+	}
+	free(recs);
+	free(buf);
+}
+
+static void path_loaded(void *arg, const struct ds_path_rec *r)
+{
+	struct ds_agent *a = arg;
+	struct apeer *p = peer_by_name(a, r->peer);
+	int f;
+
+	if (!p)
+		return;
+	f = FAM_IDX(ds_addr_family(&r->remote));
+	/* Known from the last run, not yet confirmed in this one (path_rx_ns stays 0). */
+	p->path[f] = r->remote;
+	p->path_local[f] = r->local;
+	if (p->path_local[f].len)
+		ds_addr_set_port(&p->path_local[f], ds_udp_port(a->udp));
+	p->confirmed_rt_ns[f] = r->confirmed_ns;
+}
+
+/* ---- answering ---- */
+
+static void refuse(struct ds_agent *a, struct apeer *p, const struct ds_wire_hdr *h,
+		   uint32_t seq, const struct ds_udp_msg *m)
+{
+	struct ds_wire_refusal r = {
+		.reason = a->fleet_off ? DS_REFUSE_FLEET_OFF : DS_REFUSE_MESH_OFF,
+		.refused_type = h->type,
+		.refused_seq = seq,
+	};
+	uint8_t body[DS_WIRE_REFUSAL_LEN];
+
+	if (ds_wire_refusal_encode(&r, body, sizeof(body)) < 0)
+		return;
+	if (send_sealed(a, p, DS_WIRE_REFUSAL, h->run_id, body, sizeof(body), &m->peer,
+			&m->local) > 0)
+		a->refused++;
+}
+
+static void answer_echo(struct ds_agent *a, struct apeer *p, const struct ds_wire_hdr *h,
+			const uint8_t *body, size_t blen, const struct ds_udp_msg *m)
+{
+	struct ds_wire_echo e;
+	struct run *r;
+	size_t plen, rblen;
+	int len;
+
+	if (ds_wire_echo_decode(body, blen, &e) < 0) {
+		a->drops[DS_DROP_MALFORMED]++;
+		return;
+	}
+	r = run_get(a, p, h->run_id, "echo", m->rx_ns);
+	if (r) {
+		r->last_ns = m->rx_ns;
+		r->bytes += m->len;
+		r->packets++;
+	}
+	if (a->mesh_off) {
+		if (r)
+			r->refused = true;
+		refuse(a, p, h, e.seq, m);
+		return;
+	}
+	if (r)
+		e.rx_count = ++r->rx_count;
+	e.responder_rx_ns = (uint64_t)m->rx_ns;
+	/* Never larger than the request (ds_wire_echo_reply_len clamps). */
+	plen = ds_wire_echo_reply_len(&e, m->len);
+	rblen = plen - DS_WIRE_OVERHEAD;
+	e.responder_tx_ns = (uint64_t)ds_clock_ns();
+	if (ds_wire_echo_encode(&e, a->body, rblen) < 0)
+		return;
+	len = send_sealed(a, p, DS_WIRE_ECHO_REPLY, h->run_id, a->body, rblen, &m->peer, &m->local);
+	if (len > 0) {
+		a->answered++;
+		if (r)
+			r->bytes += (uint64_t)len;
+	}
+}
+
+static void pair_send_one(struct ds_agent *a, struct pair_job *j)
+{
+	for (int member = 0; member < 2; member++) {
+		struct ds_wire_pair_data d = {
+			.seq = j->req.seq,
+			.index = j->next,
+			.member = (uint8_t)member,
+			.size = j->req.size,
+			.count = j->req.count,
+			.sender_tx_ns = j->req.sender_tx_ns,
+			.responder_tx_ns = (uint64_t)ds_clock_ns(),
+		};
+		size_t blen = j->req.size - DS_WIRE_OVERHEAD;
+		struct run *r;
+		int len;
+
+		if (ds_wire_pair_data_encode(&d, a->body, blen) < 0)
+			return;
+		len = send_sealed(a, j->p, DS_WIRE_PAIR_DATA, j->run_id, a->body, blen, &j->dst,
+				  &j->local);
+		r = run_get(a, j->p, j->run_id, "pair", ds_clock_ns());
+		if (len > 0 && r)
+			r->bytes += (uint64_t)len;
+	}
+	j->next++;
+}
+
+static void pair_job_tick(struct ds_loop *l, void *arg)
+{
+	struct pair_job *j = arg;
+	struct ds_agent *a = j->a;
+
+	pair_send_one(a, j);
+	out_flush(a);
+	if (j->next < j->req.count)
+		ds_loop_timer_arm_in(l, &j->t, (int64_t)j->req.gap_us * DS_NSEC_PER_USEC);
+	else
+		j->busy = false;
+}
+
+static void answer_pair(struct ds_agent *a, struct apeer *p, const struct ds_wire_hdr *h,
+			const uint8_t *body, size_t blen, const struct ds_udp_msg *m, int fd)
+{
+	struct ds_wire_pair_request req;
+	struct pair_job *j = NULL, tmp;
+	struct run *r;
+
+	if (ds_wire_pair_request_decode(body, blen, &req) < 0) {
+		a->drops[DS_DROP_MALFORMED]++;
+		return;
+	}
+	r = run_get(a, p, h->run_id, "pair", m->rx_ns);
+	if (r) {
+		r->last_ns = m->rx_ns;
+		r->bytes += m->len;
+		r->packets++;
+	}
+	if (a->mesh_off) {
+		if (r)
+			r->refused = true;
+		refuse(a, p, h, req.seq, m);
+		return;
+	}
+	/* What one request may cost: count x 2 x size, bounded by the decoder (32 x 2 x 1472
+	 * bytes); the token bucket charges it too, so a peer cannot turn requests into a
+	 * flood. */
+	if (!rate_ok(a, &m->peer, 2.0 * req.count, m->rx_ns)) {
+		a->drops[DS_DROP_RATE_LIMITED]++;
+		return;
+	}
+	if (req.gap_us == 0 || req.count == 1) {
+		memset(&tmp, 0, sizeof(tmp));
+		j = &tmp;
+	} else {
+		for (int i = 0; i < PAIR_JOBS && !j; i++)
+			if (!a->jobs[i].busy)
+				j = &a->jobs[i];
+		if (!j) {
+			struct ds_wire_refusal rf = { .reason = DS_REFUSE_BUSY,
+						      .refused_type = h->type,
+						      .refused_seq = req.seq };
+			uint8_t rb[DS_WIRE_REFUSAL_LEN];
+
+			if (ds_wire_refusal_encode(&rf, rb, sizeof(rb)) >= 0)
+				send_sealed(a, p, DS_WIRE_REFUSAL, h->run_id, rb, sizeof(rb),
+					    &m->peer, &m->local);
+			return;
+		}
+	}
+	j->a = a;
+	j->p = p;
+	j->fd = fd;
+	j->dst = m->peer;
+	j->local = m->local;
+	j->run_id = h->run_id;
+	j->req = req;
+	j->next = 0;
+	a->answered++;
+	if (j == &tmp) {
+		while (j->next < req.count)
+			pair_send_one(a, j);
+		return;
+	}
+	j->busy = true;
+	ds_timer_init(&j->t, pair_job_tick, j);
+	pair_send_one(a, j);
+	ds_loop_timer_arm_in(a->loop, &j->t, (int64_t)req.gap_us * DS_NSEC_PER_USEC);
+}
+
+static void forward_packet(struct ds_agent *a, struct apeer *p, const struct ds_wire_hdr *h,
+			   const uint8_t *body, size_t blen, const struct ds_udp_msg *m)
+{
+	struct ds_ctl_msg f = { .type = DS_CTL_PACKET, .run_id = h->run_id };
+	int r;
+
+	if (!a->ctl || !ds_ctl_server_has_run(a->ctl, h->run_id)) {
+		a->drops[DS_DROP_NO_RUN]++;
+		return;
+	}
+	snprintf(f.packet.peer, sizeof(f.packet.peer), "%s", p->cfg->name);
+	f.packet.src = m->peer;
+	f.packet.local = m->local;
+	f.packet.rx_ns = m->rx_ns;
+	f.packet.rx_kernel = m->rx_kernel;
+	f.packet.wire_type = h->type;
+	f.packet.session = h->session;
+	f.packet.counter = h->counter;
+	f.packet.body = body;
+	f.packet.body_len = blen;
+	r = ds_ctl_server_forward(a->ctl, &f);
+	if (r == -ENOENT)
+		a->drops[DS_DROP_NO_RUN]++;
+	else if (r < 0)
+		a->drops[DS_DROP_CTL_BACKLOG]++;
+}
+
+static void punch_hint(struct ds_agent *a, struct apeer *p, const struct ds_wire_hdr *h,
+		       const uint8_t *body, size_t blen, const struct ds_udp_msg *m)
+{
+	struct ds_wire_punch ph;
+
+	if (a->ctl && ds_ctl_server_has_run(a->ctl, h->run_id)) {
+		forward_packet(a, p, h, body, blen, m);
+		return;
+	}
+	if (ds_wire_punch_decode(body, blen, &ph) < 0) {
+		a->drops[DS_DROP_MALFORMED]++;
+		return;
+	}
+	/* No local tool runs this punch: remember the candidates and open our side toward
+	 * them with one keepalive each (bounded by DS_WIRE_PUNCH_MAX_CANDIDATES). */
+	for (unsigned i = 0; i < ph.ncand && i < DS_WIRE_PUNCH_MAX_CANDIDATES; i++) {
+		struct ds_addr to;
+
+		memset(&to, 0, sizeof(to));
+		if (ph.cand[i].family == 4) {
+			to.sin.sin_family = AF_INET;
+			memcpy(&to.sin.sin_addr, ph.cand[i].addr, 4);
+			to.len = sizeof(to.sin);
+		} else if (ph.cand[i].family == 6) {
+			to.sin6.sin6_family = AF_INET6;
+			memcpy(&to.sin6.sin6_addr, ph.cand[i].addr, 16);
+			to.len = sizeof(to.sin6);
+		} else {
+			continue;
+		}
+		ds_addr_set_port(&to, ph.cand[i].port);
+		if (ds_addr_port(&to) == 0 || ds_addr_is_any(&to))
+			continue;
+		if (p->ncands < DS_CAND_MAX) {
+			p->cands[p->ncands].kind = ph.cand[i].kind;
+			p->cands[p->ncands++].addr = to;
+		}
+		send_keepalive(a, p, &to, NULL, m->rx_ns);
+	}
+}
+
+static void handle_stun(struct ds_agent *a, int fd, struct ds_udp_msg *m);
+
+static void handle_datagram(struct ds_agent *a, int fd, struct ds_udp_msg *m)
+{
+	struct ds_wire_hdr h;
+	struct apeer *p;
+	size_t blen;
+	int r;
+
+	a->rx_total++;
+	if (m->truncated || m->len == 0) {
+		a->drops[DS_DROP_TRUNCATED]++;
+		return;
+	}
+	switch (ds_wire_demux(m->buf, m->len)) {
+	case DS_DEMUX_DATASTUN:
+		break;
+	case DS_DEMUX_STUN:
+		handle_stun(a, fd, m);
+		return;
+	default:
+		a->drops[DS_DROP_NOT_OURS]++;
+		return;
+	}
+	if (!rate_ok(a, &m->peer, 1.0, m->rx_ns)) {
+		a->drops[DS_DROP_RATE_LIMITED]++;
+		return;
+	}
+	r = ds_wire_parse_hdr(m->buf, m->len, &h);
+	if (r == -EBADMSG) {
+		a->drops[DS_DROP_TRUNCATED]++;
+		return;
+	} else if (r == -EPROTONOSUPPORT) {
+		a->drops[DS_DROP_BAD_VERSION]++;
+		return;
+	} else if (r < 0) {
+		a->drops[DS_DROP_BAD_TYPE]++;
+		return;
+	}
+	p = peer_by_id(a, h.pair_id);
+	if (!p) {
+		a->drops[DS_DROP_UNKNOWN_KEY]++;
+		return;
+	}
+	r = ds_pair_open(p->pair, &h, m->buf, m->len, m->rx_ns, a->body, sizeof(a->body), &blen);
+	switch (r) {
+	case 0:
+		break;
+	case -ENOTCONN:
+		/* Authentic, session not proven: answer with the handshake only (a keepalive
+		 * is no larger than any request), never with what was asked. */
+		a->drops[DS_DROP_UNPROVEN]++;
+		if (ds_pair_keepalive_due(p->pair, m->rx_ns))
+			send_keepalive(a, p, &m->peer, &m->local, m->rx_ns);
+		return;
+	case -EALREADY:
+		a->drops[DS_DROP_REPLAY]++;
+		return;
+	case -ESTALE:
+		a->drops[DS_DROP_STALE]++;
+		return;
+	case -EPROTO:
+		a->drops[DS_DROP_MALFORMED]++;
+		return;
+	default:
+		a->drops[DS_DROP_BAD_TAG]++;
+		return;
+	}
+	p->rx++;
+	learn_path(a, p, m);
+	if (ds_pair_keepalive_due(p->pair, m->rx_ns))
+		send_keepalive(a, p, &m->peer, &m->local, m->rx_ns);
+	switch (h.type) {
+	case DS_WIRE_ECHO_REQUEST:
+		answer_echo(a, p, &h, a->body, blen, m);
+		break;
+	case DS_WIRE_PAIR_REQUEST:
+		answer_pair(a, p, &h, a->body, blen, m, fd);
+		break;
+	case DS_WIRE_ECHO_REPLY:
+	case DS_WIRE_PAIR_DATA:
+	case DS_WIRE_REFUSAL:
+		forward_packet(a, p, &h, a->body, blen, m);
+		break;
+	case DS_WIRE_PUNCH_HINT:
+		punch_hint(a, p, &h, a->body, blen, m);
+		break;
+	case DS_WIRE_KEEPALIVE:
+		break; /* the handshake is the pair's; the path was learnt above */
+	default:
+		a->drops[DS_DROP_UNEXPECTED]++;
+		break;
+	}
+}
+
+/* Transmit stamps of packets tools asked for: back to the run that sent them. */
+static void drain_txstamps(struct ds_agent *a, int fd)
+{
+	struct ds_udp_txstamp ts[16];
+	int n;
+
+	while ((n = ds_udp_read_txstamps(fd, ts, 16)) > 0) {
+		for (int i = 0; i < n; i++) {
+			struct ds_ctl_msg f = { .type = DS_CTL_TXSTAMP };
+			const uint8_t *b = ts[i].head;
+
+			if (ts[i].head_len < DS_WIRE_HDR_LEN || b[0] < DS_WIRE_TYPE_MIN ||
+			    b[0] > DS_WIRE_TYPE_MAX || !a->ctl)
+				continue;
+			f.run_id = (uint32_t)b[4] << 24 | (uint32_t)b[5] << 16 |
+				   (uint32_t)b[6] << 8 | b[7];
+			f.txstamp.counter = 0;
+			for (int k = 24; k < 32; k++)
+				f.txstamp.counter = f.txstamp.counter << 8 | b[k];
+			f.txstamp.tx_ns = ts[i].tx_ns;
+			ds_ctl_server_forward(a->ctl, &f);
+		}
+		if (n < 16)
+			break;
+	}
+}
+
+static void on_udp(struct ds_loop *l, int fd, uint32_t events, void *arg)
+{
+	struct ds_agent *a = arg;
+
+	if (events & EPOLLERR)
+		drain_txstamps(a, fd);
+	/* A bounded number of batches per wake-up keeps the control socket and timers
+	 * responsive under a flood. */
+	for (int round = 0; round < 16; round++) {
+		int n = ds_udp_recv(a->udp, fd, a->rx, DS_UDP_BATCH);
+
+		if (n < 0) {
+			/* IP_RECVERR turns an ICMP error into one failed receive: go on. */
+			drain_txstamps(a, fd);
+			continue;
+		}
+		if (n == 0)
+			break;
+		for (int i = 0; i < n; i++)
+			handle_datagram(a, fd, &a->rx[i]);
+		out_flush(a);
+		if (n < DS_UDP_BATCH)
+			break;
+	}
+	(void)l;
+}
+
+/* ---- STUN: our own mapping refresh, and forwarding for tools ---- */
+
+static void publish_candidates(struct ds_agent *a, bool force)
+{
+	struct ds_cand c[DS_CAND_MAX];
+	size_t n = 0;
+	uint16_t port = ds_udp_port(a->udp);
+
+	for (int f = 0; f < 2; f++) {
+		int family = f ? AF_INET6 : AF_INET;
+		struct ds_addr host[6];
+		int k;
+
+		if (ds_udp_fd(a->udp, family) < 0)
+			continue;
+		k = ds_udp_local_addrs(family, port, host, 6);
+		for (int i = 0; i < k && n < DS_CAND_MAX - 2; i++) {
+			c[n].kind = DS_CANDK_HOST;
+			c[n++].addr = host[i];
+		}
+		if (a->srflx[f].len) {
+			c[n].kind = DS_CANDK_SRFLX;
+			c[n++].addr = a->srflx[f];
+		}
+	}
+	if (!force && n == a->npublished && memcmp(c, a->published, n * sizeof(c[0])) == 0)
+		return;
+	if (ds_cand_publish(a->cfg.rdv_dir, a->cfg.name, c, n) == 0) {
+		memcpy(a->published, c, n * sizeof(c[0]));
+		a->npublished = n;
+		a->publish_failed = false;
+	} else {
+		a->publish_failed = true;
+	}
+}
+
+static void stun_tick(struct ds_loop *l, void *arg)
+{
+	struct ds_agent *a = arg;
+	int64_t next = ds_stun_client_tick(a->stun, ds_clock_ns());
+
+	if (next >= 0)
+		ds_loop_timer_arm_in(l, &a->t_stun_tick, next);
+}
+
+static void handle_stun(struct ds_agent *a, int fd, struct ds_udp_msg *m)
+{
+	struct ds_ctl_msg f = { .type = DS_CTL_STUN };
+	struct ds_stun_msg sm;
+	int id;
+
+	id = a->stun ? ds_stun_client_input(a->stun, fd, m->buf, m->len, &m->peer, m->rx_ns)
+		     : -ENOENT;
+	if (id >= 0) {
+		struct ds_addr mapped;
+		int fam;
+
+		if (ds_stun_client_response(a->stun, id, &sm) == 0 && sm.cls == DS_STUN_SUCCESS &&
+		    ds_stun_get_addr(&sm, DS_STUN_ATTR_XOR_MAPPED_ADDRESS, &mapped) == 0) {
+			fam = FAM_IDX(ds_addr_family(&mapped));
+			if (!ds_addr_equal(&a->srflx[fam], &mapped)) {
+				a->srflx[fam] = mapped;
+				publish_candidates(a, false);
+			}
+		}
+		return;
+	}
+	if (id != -ENOENT || m->len < DS_STUN_HDR_LEN || !a->ctl) {
+		a->drops[DS_DROP_STUN]++;
+		return;
+	}
+	f.stun.src = m->peer;
+	f.stun.local = m->local;
+	f.stun.rx_ns = m->rx_ns;
+	f.stun.rx_kernel = m->rx_kernel;
+	f.stun.data = m->buf;
+	f.stun.len = m->len;
+	if (ds_ctl_server_forward_stun(a->ctl, m->buf + 8, &f) < 0)
+		a->drops[DS_DROP_STUN]++;
+}
+
+static void refresh(struct ds_loop *l, void *arg)
+{
+	struct ds_agent *a = arg;
+	int64_t lo = a->cfg.refresh_min_ns ? a->cfg.refresh_min_ns : DS_AGENT_REFRESH_MIN_NS;
+	int64_t hi = a->cfg.refresh_max_ns ? a->cfg.refresh_max_ns : DS_AGENT_REFRESH_MAX_NS;
+
+	for (size_t i = 0; i < a->cfg.nstun && a->stun; i++) {
+		uint8_t req[64];
+		struct ds_stun_enc e;
+		size_t len;
+		int fd = fd_for(a, &a->cfg.stun[i]);
+
+		if (fd < 0)
+			continue;
+		ds_stun_enc_init(&e, req, sizeof(req), ds_stun_type(DS_STUN_BINDING, DS_STUN_REQUEST),
+				 NULL);
+		ds_stun_enc_fingerprint(&e);
+		if (ds_stun_enc_finish(&e, &len) < 0)
+			continue;
+		/* Give up well before the next refresh. */
+		ds_stun_client_start(a->stun, fd, &a->cfg.stun[i], NULL, req, len, lo / 2);
+	}
+	if (a->stun && ds_stun_client_pending(a->stun))
+		stun_tick(l, a);
+	publish_candidates(a, false);
+	ds_loop_timer_arm_in(l, &a->t_refresh, rand_between(lo, hi));
+}
+
+/* ---- keepalives and handshakes ---- */
+
+static void peer_read_cands(struct ds_agent *a, struct apeer *p)
+{
+	int64_t mt;
+
+	if (ds_cand_mtime(a->cfg.rdv_dir, p->cfg->name, &mt) != 0 || mt == p->cand_mtime)
+		return;
+	if (ds_cand_read(a->cfg.rdv_dir, p->cfg->name, p->cands, DS_CAND_MAX, &p->ncands, NULL) ==
+	    0)
+		p->cand_mtime = mt;
+}
+
+static void keepalive(struct ds_loop *l, void *arg)
+{
+	struct apeer *p = arg;
+	struct ds_agent *a = p->a;
+	int64_t now = ds_clock_ns();
+	int64_t lo = a->cfg.refresh_min_ns ? a->cfg.refresh_min_ns : DS_AGENT_REFRESH_MIN_NS;
+	int64_t hi = a->cfg.refresh_max_ns ? a->cfg.refresh_max_ns : DS_AGENT_REFRESH_MAX_NS;
+	bool established = ds_pair_established(p->pair), sent = false;
+	bool fresh = now - p->last_rx_ns < 2 * hi && p->last_rx_ns;
+
+	peer_read_cands(a, p);
+	/* Warm every known path; when the peer has gone quiet or is not established, also
+	 * its static endpoint and every candidate it published (that re-opens our side of
+	 * the pinhole after the peer's NAT rebinding). */
+	for (int f = 0; f < 2; f++)
+		if (p->path[f].len && send_keepalive(a, p, &p->path[f], &p->path_local[f], now) > 0)
+			sent = true;
+	if (!established || !fresh) {
+		if (p->cfg->endpoint.len && send_keepalive(a, p, &p->cfg->endpoint, NULL, now) > 0)
+			sent = true;
+		for (size_t i = 0; i < p->ncands; i++) {
+			bool dup = false;
+
+			for (int f = 0; f < 2; f++)
+				dup |= ds_addr_equal(&p->path[f], &p->cands[i].addr);
+			if (!dup && send_keepalive(a, p, &p->cands[i].addr, NULL, now) > 0)
+				sent = true;
+		}
+	}
+	out_flush(a);
+	if (established && fresh) {
+		p->backoff_ns = 0;
+		ds_loop_timer_arm_in(l, &p->ka, rand_between(lo, hi));
+		return;
+	}
+	/* Not established: retry with a doubling gap, from 1 s up to the refresh interval. */
+	p->backoff_ns = p->backoff_ns ? p->backoff_ns * 2 : DS_NSEC_PER_SEC;
+	if (!sent || p->backoff_ns > lo)
+		p->backoff_ns = lo;
+	ds_loop_timer_arm_in(l, &p->ka, rand_between(p->backoff_ns, p->backoff_ns * 5 / 4));
+}
+
+/* Every second: the mesh switch (flag files), and paths to save. */
+static void every_second(struct ds_loop *l, void *arg)
+{
+	struct ds_agent *a = arg;
+
+	a->fleet_off = ds_state_mesh_off(a->cfg.rdv_dir);
+	a->mesh_off = a->cfg.mesh_off || a->fleet_off || ds_state_mesh_off(a->cfg.state_dir);
+	if (a->paths_dirty)
+		paths_write(a);
+	ds_loop_timer_arm_in(l, &a->t_second, DS_NSEC_PER_SEC);
+}
+
+static void sweep(struct ds_loop *l, void *arg)
+{
+	struct ds_agent *a = arg;
+
+	runs_sweep(a, ds_clock_ns(), false);
+	ds_agent_write_status(a);
+	ds_loop_timer_arm_in(l, &a->t_sweep, 5 * DS_NSEC_PER_SEC);
+}
+
+/* ---- control socket callbacks ---- */
+
+static void ctl_hello(void *arg, struct ds_ctl_msg *ans, int *fds, size_t *nfds)
+{
+	struct ds_agent *a = arg;
+	int fd4 = ds_udp_fd(a->udp, AF_INET), fd6 = ds_udp_fd(a->udp, AF_INET6);
+
+	ans->hello_ok.port = ds_udp_port(a->udp);
+	ans->hello_ok.caps = (uint8_t)ds_udp_caps(a->udp);
+	snprintf(ans->hello_ok.agent, sizeof(ans->hello_ok.agent), "%s", a->cfg.name);
+	*nfds = 0;
+	if (fd4 >= 0) {
+		ans->hello_ok.families |= 1;
+		fds[(*nfds)++] = fd4;
+	}
+	if (fd6 >= 0) {
+		ans->hello_ok.families |= 2;
+		fds[(*nfds)++] = fd6;
+	}
+}
+
+static int ctl_send(void *arg, struct ds_ctl_client_ref *c, const struct ds_ctl_msg *m,
+		    struct ds_ctl_msg *ans)
+{
+	struct ds_agent *a = arg;
+	struct apeer *p = peer_by_name(a, m->send.peer);
+	const struct ds_addr *dst, *local = NULL;
+	struct ds_udp_msg um = { .tos = m->send.tos };
+	uint8_t pkt[DS_WIRE_MAX_PACKET];
+	int fd, len, min, r;
+	int64_t now = ds_clock_ns();
+
+	(void)c;
+	if (!p)
+		return -ENOENT;
+	switch (m->send.wire_type) {
+	case DS_WIRE_ECHO_REQUEST:
+	case DS_WIRE_PAIR_REQUEST:
+	case DS_WIRE_PUNCH_HINT:
+		break;
+	default:
+		return -EINVAL; /* tools send requests; replies and handshakes are the agent's */
+	}
+	min = ds_wire_body_min(m->send.wire_type);
+	if (min < 0 || m->send.body_len < (size_t)min)
+		return -EINVAL;
+	dst = m->send.dst.len ? &m->send.dst : best_path(a, p, &local);
+	if (!dst)
+		return -EHOSTUNREACH;
+	if (!ds_pair_established(p->pair)) {
+		/* Kick the handshake; the tool retries once PEER says established. */
+		if (ds_pair_keepalive_due(p->pair, now)) {
+			send_keepalive(a, p, dst, local, now);
+			out_flush(a);
+		}
+		return -ENOTCONN;
+	}
+	fd = fd_for(a, dst);
+	if (fd < 0)
+		return -EAFNOSUPPORT;
+	len = ds_pair_seal(p->pair, m->send.wire_type, m->run_id, m->send.body, m->send.body_len,
+			   pkt, sizeof(pkt));
+	if (len < 0)
+		return len;
+	um.buf = pkt;
+	um.len = (size_t)len;
+	um.peer = *dst;
+	if (local && m->send.dst.len == 0)
+		um.local = *local;
+	ans->type = DS_CTL_SENT;
+	ans->sent.tx_ns = ds_clock_ns();
+	r = ds_udp_send(fd, &um, 1, (m->send.send_flags & DS_CTL_SEND_TX_STAMP) ?
+					     DS_UDP_SEND_TX_STAMP : 0);
+	if (r < 0)
+		return r;
+	if (r == 0)
+		return -EAGAIN;
+	p->tx++;
+	ans->sent.len = (size_t)len;
+	for (int k = 24; k < 32; k++)
+		ans->sent.counter = ans->sent.counter << 8 | pkt[k];
+	return 0;
+}
+
+static int ctl_peer(void *arg, const struct ds_ctl_msg *m, struct ds_ctl_msg *ans)
+{
+	struct ds_agent *a = arg;
+	struct apeer *p = peer_by_name(a, m->peer.peer);
+	const struct ds_addr *path, *local = NULL;
+
+	if (!p)
+		return -ENOENT;
+	ans->type = DS_CTL_PEER_INFO;
+	snprintf(ans->peer_info.peer, sizeof(ans->peer_info.peer), "%s", p->cfg->name);
+	ans->peer_info.peer_flags = DS_CTL_PEER_KNOWN;
+	if (ds_pair_established(p->pair))
+		ans->peer_info.peer_flags |= DS_CTL_PEER_ESTABLISHED;
+	path = best_path(a, p, &local);
+	if (path) {
+		ans->peer_info.peer_flags |= DS_CTL_PEER_PATH;
+		ans->peer_info.path = *path;
+		if (local)
+			ans->peer_info.local = *local;
+		if ((path == &p->path[0] && p->path_rx_ns[0]) ||
+		    (path == &p->path[1] && p->path_rx_ns[1]))
+			ans->peer_info.peer_flags |= DS_CTL_PEER_CONFIRMED;
+	}
+	ans->peer_info.last_rx_age_ms =
+		p->last_rx_ns ? (ds_clock_ns() - p->last_rx_ns) / DS_NSEC_PER_MSEC : -1;
+	ans->peer_info.rx_packets = p->rx;
+	ans->peer_info.tx_packets = p->tx;
+	return 0;
+}
+
+static int ctl_status(void *arg)
+{
+	return ds_agent_write_status(arg);
+}
+
+static void ctl_run_end(void *arg, uint32_t run_id, const char *tool, const char *test,
+			const char *peer, uint64_t bytes, const char *outcome)
+{
+	struct ds_agent *a = arg;
+
+	if (a->audit_fd >= 0)
+		ds_audit_append(a->audit_fd, run_id, a->cfg.name, peer, test[0] ? test : tool,
+				bytes, outcome);
+}
+
+/* ---- lifetime ---- */
+
+__attribute__((format(printf, 4, 5))) static int set_err(char *err, size_t len, int ret,
+							 const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err) {
+		va_start(ap, fmt);
+		vsnprintf(err, len, fmt, ap);
+		va_end(ap);
+	}
+	return ret;
+}
+
+int ds_agent_new(const struct ds_agent_config *cfg, struct ds_loop *loop, struct ds_agent **out,
+		 char *err, size_t errlen)
+{
+	struct ds_udp_config ucfg = { .port = cfg->port, .families = cfg->families, .tos = -1,
+				      .family_optional = cfg->families == 0 };
+	struct ds_ctl_ops ops = { 0 };
+	struct ds_agent *a;
+	uint8_t my_pub[DS_KEY_LEN];
+	size_t used = 0;
+	int ret;
+
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return set_err(err, errlen, -ENOMEM, "%s", "out of memory");
+	a->cfg = *cfg;
+	a->loop = loop;
+	a->audit_fd = -1;
+	a->started_ns = ds_clock_ns();
+	for (int i = 0; i < DS_UDP_BATCH; i++) {
+		a->rx[i].buf = a->rxbuf[i];
+		a->rx[i].cap = sizeof(a->rxbuf[i]);
+	}
+	a->npeers = ds_peers_count(cfg->peers);
+	a->buckets = calloc(RATE_BUCKETS, sizeof(*a->buckets));
+	for (a->map_size = 16; a->map_size < a->npeers * 2 + 2; a->map_size *= 2)
+		;
+	a->id_keys = calloc(a->map_size, sizeof(*a->id_keys));
+	a->id_vals = calloc(a->map_size, sizeof(*a->id_vals));
+	a->name_vals = calloc(a->map_size, sizeof(*a->name_vals));
+	a->peers = calloc(a->npeers ? a->npeers : 1, sizeof(*a->peers));
+	if (!a->buckets || !a->id_keys || !a->id_vals || !a->name_vals || !a->peers) {
+		ret = set_err(err, errlen, -ENOMEM, "%s", "out of memory");
+		goto fail;
+	}
+	ret = ds_pair_new_session_id(&a->my_session);
+	if (ret) {
+		set_err(err, errlen, ret, "%s", "no random numbers for the session id");
+		goto fail;
+	}
+	ret = ds_key_public(cfg->priv, my_pub);
+	if (ret) {
+		set_err(err, errlen, ret, "%s", "the private key is not usable");
+		goto fail;
+	}
+	for (size_t j = 0, n = a->npeers; j < n; j++) {
+		const struct ds_peer *pc = ds_peers_get(cfg->peers, j);
+		size_t i = used, mask = a->map_size - 1, k;
+		struct apeer *p = &a->peers[i];
+		struct ds_pair_keys keys;
+
+		/* A fleet-wide peers file lists this agent too: skip itself. */
+		if (strcmp(pc->name, cfg->name) == 0 || memcmp(pc->pubkey, my_pub, DS_KEY_LEN) == 0)
+			continue;
+		used++;
+		p->a = a;
+		p->cfg = pc;
+		ret = ds_key_pair_derive(cfg->priv, p->cfg->pubkey, &keys);
+		if (ret) {
+			set_err(err, errlen, ret, "peer '%s': cannot derive a pair key (own key?)",
+				p->cfg->name);
+			goto fail;
+		}
+		ret = ds_pair_new(&keys, a->my_session, &p->pair);
+		ds_key_pair_wipe(&keys);
+		if (ret) {
+			set_err(err, errlen, ret, "peer '%s': cannot set up its session",
+				p->cfg->name);
+			goto fail;
+		}
+		for (k = mix64(ds_pair_rx_id(p->pair)) & mask; a->id_vals[k]; k = (k + 1) & mask)
+			;
+		a->id_keys[k] = ds_pair_rx_id(p->pair);
+		a->id_vals[k] = (uint32_t)i + 1;
+		for (k = name_hash(p->cfg->name) & mask; a->name_vals[k]; k = (k + 1) & mask)
+			;
+		a->name_vals[k] = (uint32_t)i + 1;
+		ds_timer_init(&p->ka, keepalive, p);
+	}
+	a->npeers = used;
+	ret = ds_udp_open(&ucfg, &a->udp);
+	if (ret) {
+		char port[8];
+
+		snprintf(port, sizeof(port), "%u", cfg->port);
+		set_err(err, errlen, ret, "cannot bind UDP port %s", port);
+		goto fail;
+	}
+	for (int f = 0; f < 2; f++) {
+		int fd = ds_udp_fd(a->udp, f ? AF_INET6 : AF_INET);
+
+		if (fd >= 0 && (ret = ds_loop_add_fd(loop, fd, EPOLLIN, on_udp, a)) < 0) {
+			set_err(err, errlen, ret, "%s", "event loop");
+			goto fail;
+		}
+	}
+	ops.arg = a;
+	ops.hello = ctl_hello;
+	ops.send = ctl_send;
+	ops.peer = ctl_peer;
+	ops.status = ctl_status;
+	ops.run_end = ctl_run_end;
+	ret = ds_ctl_server_new(loop, cfg->state_dir, &ops, &a->ctl);
+	if (ret) {
+		if (ret == -EADDRINUSE)
+			set_err(err, errlen, ret, "another agent is running on %s/agent.sock",
+				cfg->state_dir);
+		else
+			set_err(err, errlen, ret, "cannot create the control socket in %s",
+				cfg->state_dir);
+		goto fail;
+	}
+	a->audit_fd = ds_audit_open(cfg->state_dir);
+	if (a->audit_fd < 0) {
+		ret = a->audit_fd;
+		set_err(err, errlen, ret, "cannot open %s/audit.csv", cfg->state_dir);
+		goto fail;
+	}
+	ds_paths_load(cfg->state_dir, path_loaded, a);
+	if (cfg->nstun) {
+		struct ds_stun_retrans rt;
+
+		ds_stun_retrans_default(&rt);
+		rt.rc = 4;
+		ret = ds_stun_client_new(&rt, &a->stun);
+		if (ret) {
+			set_err(err, errlen, ret, "%s", "STUN client");
+			goto fail;
+		}
+	}
+	ds_timer_init(&a->t_refresh, refresh, a);
+	ds_timer_init(&a->t_stun_tick, stun_tick, a);
+	ds_timer_init(&a->t_second, every_second, a);
+	ds_timer_init(&a->t_sweep, sweep, a);
+	every_second(loop, a);
+	publish_candidates(a, true);
+	ds_loop_timer_arm_in(loop, &a->t_refresh, cfg->nstun ? 0 : DS_AGENT_REFRESH_MIN_NS);
+	ds_loop_timer_arm_in(loop, &a->t_sweep, 5 * DS_NSEC_PER_SEC);
+	/* Handshake with every peer we can reach at once (spread over the first 200 ms so a
+	 * large peers file is not one burst), the rest on their keepalive schedule. */
+	for (size_t i = 0; i < a->npeers; i++)
+		ds_loop_timer_arm_in(loop, &a->peers[i].ka,
+				     rand_between(0, 200 * DS_NSEC_PER_MSEC + (int64_t)i * 100000));
+	*out = a;
+	return 0;
+fail:
+	ds_agent_free(a);
+	return ret;
+}
+
+void ds_agent_free(struct ds_agent *a)
+{
+	if (!a)
+		return;
+	if (a->peers && a->udp) {
+		runs_sweep(a, 0, true);
+		paths_write(a);
+		ds_agent_write_status(a);
+	}
+	ds_ctl_server_free(a->ctl);
+	for (size_t i = 0; a->peers && i < a->npeers; i++) {
+		ds_loop_timer_disarm(a->loop, &a->peers[i].ka);
+		ds_pair_free(a->peers[i].pair);
+	}
+	for (int i = 0; i < PAIR_JOBS; i++)
+		ds_loop_timer_disarm(a->loop, &a->jobs[i].t);
+	ds_loop_timer_disarm(a->loop, &a->t_refresh);
+	ds_loop_timer_disarm(a->loop, &a->t_stun_tick);
+	ds_loop_timer_disarm(a->loop, &a->t_second);
+	ds_loop_timer_disarm(a->loop, &a->t_sweep);
+	if (a->udp) {
+		for (int f = 0; f < 2; f++) {
+			int fd = ds_udp_fd(a->udp, f ? AF_INET6 : AF_INET);
+
+			if (fd >= 0)
+				ds_loop_del_fd(a->loop, fd);
+		}
+		ds_udp_free(a->udp);
+	}
+	ds_stun_client_free(a->stun);
+	if (a->audit_fd >= 0)
+		close(a->audit_fd);
+	free(a->peers);
+	free(a->buckets);
+	free(a->id_keys);
+	free(a->id_vals);
+	free(a->name_vals);
+	ds_key_wipe(a->cfg.priv, sizeof(a->cfg.priv));
+	free(a);
+}
+
+uint16_t ds_agent_port(const struct ds_agent *a)
+{
+	return ds_udp_port(a->udp);
+}
+
+uint64_t ds_agent_drops(const struct ds_agent *a, int reason)
+{
+	return reason >= 0 && reason < DS_DROP_COUNT ? a->drops[reason] : 0;
+}
+
+uint64_t ds_agent_answered(const struct ds_agent *a)
+{
+	return a->answered;
+}
+
+static const char *fmt_addr(const struct ds_addr *x, char *buf, size_t len)
+{
+	return x->len && ds_addr_format(x, true, buf, len) ? buf : "-";
+}
+
+void ds_agent_status(struct ds_agent *a, FILE *f)
+{
+	int64_t now = ds_clock_ns();
+	unsigned caps = ds_udp_caps(a->udp);
+	size_t established = 0;
+	char b1[DS_ADDR_STRLEN], b2[DS_ADDR_STRLEN], ts[DS_ISO8601_LEN];
+
+	for (size_t i = 0; i < a->npeers; i++)
+		established += ds_pair_established(a->peers[i].pair);
+	fprintf(f, "agent %s\n", a->cfg.name);
+	fprintf(f, "written %s\n", ds_time_now_iso8601(ts, sizeof(ts)));
+	fprintf(f, "pid %d\n", (int)getpid());
+	fprintf(f, "port %u%s%s\n", ds_udp_port(a->udp),
+		ds_udp_fd(a->udp, AF_INET) >= 0 ? " ipv4" : "",
+		ds_udp_fd(a->udp, AF_INET6) >= 0 ? " ipv6" : "");
+	fprintf(f, "timestamps rx=%s tx=%s\n",
+		caps & (DS_UDP_CAP_RX_KERNEL_TS | DS_UDP_CAP_RX_TSNS) ? "kernel" : "user",
+		caps & DS_UDP_CAP_TX_KERNEL_TS ? "kernel" : "user");
+	fprintf(f, "mesh %s\n", !a->mesh_off ? "on" : a->fleet_off ? "off (fleet)" : "off");
+	fprintf(f, "uptime_s %lld\n", (long long)((now - a->started_ns) / DS_NSEC_PER_SEC));
+	fprintf(f, "srflx_ipv4 %s\n", fmt_addr(&a->srflx[0], b1, sizeof(b1)));
+	fprintf(f, "srflx_ipv6 %s\n", fmt_addr(&a->srflx[1], b1, sizeof(b1)));
+	fprintf(f, "candidates %s\n", a->publish_failed ? "not published" : "published");
+	fprintf(f, "received %llu\n", (unsigned long long)a->rx_total);
+	fprintf(f, "answered %llu\n", (unsigned long long)a->answered);
+	fprintf(f, "refused %llu\n", (unsigned long long)a->refused);
+	for (int r = 0; r < DS_DROP_COUNT; r++)
+		fprintf(f, "drop %s %llu\n", drop_names[r], (unsigned long long)a->drops[r]);
+	fprintf(f, "ctl clients %u runs %u backlog_drops %llu\n",
+		a->ctl ? ds_ctl_server_clients(a->ctl) : 0, a->ctl ? ds_ctl_server_runs(a->ctl) : 0,
+		a->ctl ? (unsigned long long)ds_ctl_server_backlog_drops(a->ctl) : 0ULL);
+	fprintf(f, "peers %zu established %zu\n", a->npeers, established);
+	for (size_t i = 0; i < a->npeers; i++) {
+		struct apeer *p = &a->peers[i];
+		const struct ds_addr *local = NULL, *path = best_path(a, p, &local);
+		char age[32] = "-";
+
+		if (p->last_rx_ns)
+			snprintf(age, sizeof(age), "%.1f",
+				 (double)(now - p->last_rx_ns) / DS_NSEC_PER_SEC);
+		fprintf(f, "peer %s established %s path %s local %s last_rx_s %s rx %llu tx %llu\n",
+			p->cfg->name, ds_pair_established(p->pair) ? "yes" : "no",
+			path ? fmt_addr(path, b1, sizeof(b1)) : "-",
+			local ? fmt_addr(local, b2, sizeof(b2)) : "-", age,
+			(unsigned long long)p->rx, (unsigned long long)p->tx);
+	}
+}
+
+int ds_agent_write_status(struct ds_agent *a)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	int ret;
+
+	if (!f)
+		return -ENOMEM;
+	ds_agent_status(a, f);
+	if (fclose(f) != 0) {
+		free(buf);
+		return -ENOMEM;
+	}
+	ret = ds_state_write_atomic(a->cfg.state_dir, "status", buf, len, 0640);
+	free(buf);
+	return ret;
+}

@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: MIT
+/*
+ * ds-echo: a test peer for ds-agent, until ds-pairprobe exists. It is a peer with its own
+ * key and its own UDP socket: it does the session handshake with the agent, then sends
+ * authenticated echo requests and counts the replies. It can also send what an attacker
+ * would (forged, tampered, truncated, unknown-key packets) and capture a sealed request to
+ * replay it later. Built by the tests: cc -Ilibds tests/helpers/ds-echo.c build/libds.a.
+ *
+ *   ds-echo -k KEY -P AGENT_PUBKEY [options] TARGET_ADDR:PORT
+ *     -c N          echo requests (default 3), -i MS interval (default 10)
+ *     -s BYTES      request packet size (default 88)
+ *     -w WINDOW     keep WINDOW requests in flight (flood mode, with -t)
+ *     -t SECONDS    flood for this long and print replies per second
+ *     --forge KIND  send one bad packet: unknown-key, bad-tag, truncated, not-ours
+ *     --capture F   after the handshake, save one sealed echo request to F (not sent)
+ *     --replay F    send the bytes of F as they are
+ *     --expect-refusal   succeed when the agent answers with a refusal
+ *   Prints "sent N replies N refused N rtt_min_us X" (or "rate N/s"); exit 0 when every
+ *   request got a reply (for --forge/--replay: when none did), 1 otherwise.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+#include "addr.h"
+#include "clock.h"
+#include "key.h"
+#include "pair.h"
+#include "wire.h"
+
+static int fd;
+static struct ds_pair *pair;
+static struct ds_addr target;
+static unsigned replies, refusals;
+static int64_t rtt_min = -1;
+
+static int sendpkt(const uint8_t *p, size_t len)
+{
+	return sendto(fd, p, len, 0, &target.sa, target.len) == (ssize_t)len ? 0 : -1;
+}
+
+static void send_ka(void)
+{
+	uint8_t pkt[DS_WIRE_MAX_PACKET];
+	int len = ds_pair_keepalive(pair, ds_clock_ns(), pkt, sizeof(pkt));
+
+	if (len > 0)
+		sendpkt(pkt, (size_t)len);
+}
+
+/* Read whatever arrives within ms; answer handshakes; count replies. */
+static void pump(int ms)
+{
+	int64_t deadline = ds_clock_ns() + (int64_t)ms * DS_NSEC_PER_MSEC;
+
+	for (;;) {
+		int64_t left = (deadline - ds_clock_ns()) / DS_NSEC_PER_MSEC;
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		uint8_t pkt[2048], body[DS_WIRE_MAX_PACKET];
+		struct ds_wire_hdr h;
+		size_t blen;
+		ssize_t n;
+		int r;
+
+		if (left < 0)
+			left = 0;
+		if (poll(&p, 1, (int)left) <= 0)
+			return;
+		while ((n = recv(fd, pkt, sizeof(pkt), MSG_DONTWAIT)) > 0) {
+			int64_t now = ds_clock_ns();
+
+			if (ds_wire_parse_hdr(pkt, (size_t)n, &h) != 0)
+				continue;
+			r = ds_pair_open(pair, &h, pkt, (size_t)n, now, body, sizeof(body), &blen);
+			if (ds_pair_keepalive_due(pair, now))
+				send_ka();
+			if (r != 0)
+				continue;
+			if (h.type == DS_WIRE_ECHO_REPLY) {
+				struct ds_wire_echo e;
+
+				if (ds_wire_echo_decode(body, blen, &e) == 0) {
+					int64_t rtt = now - (int64_t)e.sender_tx_ns;
+
+					replies++;
+					if (rtt_min < 0 || rtt < rtt_min)
+						rtt_min = rtt;
+				}
+			} else if (h.type == DS_WIRE_REFUSAL) {
+				refusals++;
+			}
+		}
+	}
+}
+
+static int seal_echo(uint32_t seq, size_t size, uint8_t *pkt)
+{
+	struct ds_wire_echo e = { .seq = seq, .sender_tx_ns = (uint64_t)ds_clock_ns() };
+	uint8_t body[DS_WIRE_MAX_PACKET];
+	size_t blen = size - DS_WIRE_OVERHEAD;
+
+	if (ds_wire_echo_encode(&e, body, blen) < 0)
+		return -1;
+	return ds_pair_seal(pair, DS_WIRE_ECHO_REQUEST, 0x1234, body, blen, pkt,
+			    DS_WIRE_MAX_PACKET);
+}
+
+static int handshake(void)
+{
+	for (int i = 0; i < 50 && !ds_pair_established(pair); i++) {
+		send_ka();
+		pump(100);
+	}
+	pump(50); /* let our answer to the agent's challenge go out and land */
+	return ds_pair_established(pair) ? 0 : -1;
+}
+
+static int read_file(const char *path, uint8_t *buf, size_t cap)
+{
+	int f = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (f < 0)
+		return -1;
+	n = read(f, buf, cap);
+	close(f);
+	return (int)n;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "forge", required_argument, NULL, 'F' },
+		{ "capture", required_argument, NULL, 'C' },
+		{ "replay", required_argument, NULL, 'R' },
+		{ "expect-refusal", no_argument, NULL, 'E' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *keyfile = NULL, *peerpub = NULL, *forge = NULL, *capture = NULL,
+		   *replay = NULL;
+	unsigned count = 3, interval_ms = 10, window = 0, seconds = 0;
+	size_t size = DS_WIRE_OVERHEAD + DS_WIRE_ECHO_LEN;
+	bool expect_refusal = false;
+	uint8_t priv[DS_KEY_LEN], pub[DS_KEY_LEN], pkt[DS_WIRE_MAX_PACKET];
+	struct ds_pair_keys keys;
+	uint64_t session;
+	int opt, len;
+
+	while ((opt = getopt_long(argc, argv, "k:P:c:i:s:w:t:", lo, NULL)) != -1) {
+		switch (opt) {
+		case 'k': keyfile = optarg; break;
+		case 'P': peerpub = optarg; break;
+		case 'c': count = (unsigned)atoi(optarg); break;
+		case 'i': interval_ms = (unsigned)atoi(optarg); break;
+		case 's': size = (size_t)atoi(optarg); break;
+		case 'w': window = (unsigned)atoi(optarg); break;
+		case 't': seconds = (unsigned)atoi(optarg); break;
+		case 'F': forge = optarg; break;
+		case 'C': capture = optarg; break;
+		case 'R': replay = optarg; break;
+		case 'E': expect_refusal = true; break;
+		default: return 2;
+		}
+	}
+	if (optind != argc - 1 || ds_addr_parse(argv[optind], 0, DS_ADDR_PORT_REQUIRED, &target)) {
+		fprintf(stderr, "ds-echo: usage: ds-echo -k KEY -P PUB [opts] ADDR:PORT\n");
+		return 2;
+	}
+	fd = socket(ds_addr_family(&target), SOCK_DGRAM, 0);
+	if (replay) {
+		len = read_file(replay, pkt, sizeof(pkt));
+		if (len <= 0)
+			return 2;
+		sendpkt(pkt, (size_t)len);
+		{
+			struct pollfd p = { .fd = fd, .events = POLLIN };
+			int got = poll(&p, 1, 500);
+
+			printf("replayed %d bytes, answers %d\n", len, got > 0);
+			return got > 0 ? 1 : 0;
+		}
+	}
+	if (!keyfile || !peerpub || ds_key_load_private(keyfile, priv, NULL) ||
+	    ds_key_from_base64(peerpub, pub) || ds_key_pair_derive(priv, pub, &keys) ||
+	    ds_pair_new_session_id(&session) || ds_pair_new(&keys, session, &pair)) {
+		fprintf(stderr, "ds-echo: bad key, peer key or crypto setup\n");
+		return 2;
+	}
+	if (forge) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int got;
+
+		len = seal_echo(1, size, pkt);
+		if (strcmp(forge, "unknown-key") == 0) {
+			pkt[8] ^= 0x5a; /* pair id of nobody */
+		} else if (strcmp(forge, "bad-tag") == 0) {
+			pkt[len - 1] ^= 1;
+		} else if (strcmp(forge, "tampered") == 0) {
+			pkt[DS_WIRE_HDR_LEN + 2] ^= 0x80;
+		} else if (strcmp(forge, "truncated") == 0) {
+			len = DS_WIRE_HDR_LEN + 4;
+		} else if (strcmp(forge, "not-ours") == 0) {
+			pkt[0] = 0x80; /* RTP */
+		} else {
+			fprintf(stderr, "ds-echo: unknown --forge kind\n");
+			return 2;
+		}
+		sendpkt(pkt, (size_t)len);
+		got = poll(&p, 1, 500);
+		printf("forged %s, answers %d\n", forge, got > 0);
+		return got > 0 ? 1 : 0;
+	}
+	if (handshake() != 0) {
+		printf("handshake failed\n");
+		return 1;
+	}
+	if (capture) {
+		int f = open(capture, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		len = seal_echo(1, size, pkt);
+		if (f < 0 || write(f, pkt, (size_t)len) != len)
+			return 2;
+		close(f);
+		/* Prove the session is live with one real echo too. */
+	}
+	if (seconds) {
+		int64_t end = ds_clock_ns() + (int64_t)seconds * DS_NSEC_PER_SEC, start;
+		uint64_t sent = 0;
+		unsigned start_replies;
+
+		if (!window)
+			window = 64;
+		pump(20);
+		start_replies = replies;
+		start = ds_clock_ns();
+		while (ds_clock_ns() < end) {
+			while (sent - (replies - start_replies) < window) {
+				len = seal_echo((uint32_t)sent, size, pkt);
+				sendpkt(pkt, (size_t)len);
+				sent++;
+			}
+			pump(1);
+		}
+		pump(100);
+		printf("sent %llu replies %u rate %.0f/s\n", (unsigned long long)sent,
+		       replies - start_replies,
+		       (replies - start_replies) / ((double)(ds_clock_ns() - start) / 1e9));
+		return 0;
+	}
+	for (unsigned i = 0; i < count; i++) {
+		len = seal_echo(i + 1, size, pkt);
+		sendpkt(pkt, (size_t)len);
+		pump((int)interval_ms);
+	}
+	pump(300);
+	printf("sent %u replies %u refused %u rtt_min_us %.1f\n", count, replies, refusals,
+	       rtt_min < 0 ? -1.0 : rtt_min / 1e3);
+	if (expect_refusal)
+		return refusals == count && replies == 0 ? 0 : 1;
+	return replies == count ? 0 : 1;
+}
