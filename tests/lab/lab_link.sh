@@ -61,6 +61,27 @@ echo "iperf3 through rate=10mbit: ${mbps:-none} Mbit/s"
 if [ -n "$mbps" ] && within "$mbps" 9 10.5; then pass rate-10mbit-iperf3-9-to-10.5
 else fail rate-10mbit-iperf3-9-to-10.5 "got ${mbps:-nothing} Mbit/s"; fi
 
+# Back-to-back 1200-byte UDP pairs across the same link arrive spaced by one packet's
+# serialization time: 1228 IP bytes * 8 / 10 Mbit/s = 982.4 us (+-3 %). The receiver's
+# kernel timestamps (tshark) are taken after the wan namespace has released the packets.
+if command -v tshark >/dev/null && command -v socat >/dev/null; then
+	ds-lab exec right -- socat -u UDP4-RECV:9999 /dev/null &
+	ds-lab exec right -- timeout 20 tshark -n -i eth0 -f 'udp dst port 9999' -T fields \
+		-e frame.time_epoch -c 80 >"$TMP/pp.txt" 2>"$TMP/pp.err" &
+	cap=$!
+	for i in $(seq 100); do grep -q Capturing "$TMP/pp.err" 2>/dev/null && break; sleep 0.1; done
+	ds-lab exec left -- bash -c 'exec 3>/dev/udp/'"$right"'/9999; p=$(printf "%1200s" "")
+		for i in $(seq 40); do printf "%s" "$p" >&3; printf "%s" "$p" >&3; sleep 0.02; done'
+	wait $cap || true
+	gap=$(awk 'NR % 2 == 1 { t = $1 } NR % 2 == 0 { printf "%.1f\n", ($1 - t) * 1e6 }' "$TMP/pp.txt" |
+		sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }')
+	echo "packet pairs at rate=10mbit: median spacing ${gap:-none} us (one 1228-byte packet: 982.4 us)"
+	if [ -n "$gap" ] && within "$gap" 952.9 1011.9; then pass packet-pairs-spaced-at-10mbit
+	else fail packet-pairs-spaced-at-10mbit "median spacing ${gap:-none} us"; fi
+else
+	skip packet-pairs-spaced-at-10mbit "needs tshark and socat"
+fi
+
 # show reports what set configured
 if ds-lab show left wan | grep -q 'rate=10mbit'; then pass show-reports-link
 else fail show-reports-link "$(ds-lab show left wan)"; fi

@@ -56,6 +56,19 @@ if ds-lab exec a1 -- ping -6 -c 1 -W 2 -q "$(ds-lab addr a6 v6)" >/dev/null; the
 else fail a1-v6-out-passes; fi
 if ds-lab exec a6 -- ping -6 -c 1 -W 1 -q "$(ds-lab addr a1 v6)" >/dev/null 2>&1; then fail a6-v6-in-dropped
 else pass a6-v6-in-dropped; fi
+# impairing a LAN link at run time, each way: office -> a1 is queued in the office NAT's
+# POSTROUTING (a1 is an end host), a1 -> office in the NAT's PREROUTING (by a1's MAC);
+# a2, on the same LAN, is not affected.
+rtt() { ds-lab exec "$1" -- ping -n -c 5 -i 0.05 -q "$2" | awk -F/ '/^rtt/ { print $5 }'; }
+ds-lab set office a1 delay=10ms && ds-lab set a1 office delay=5ms || fail set-lan-link "ds-lab set failed"
+gw=192.168.10.1
+r1=$(rtt a1 "$gw") r2=$(rtt a2 "$gw")
+r16=$(rtt a1 2001:db8:10::1)
+echo "RTT to the office gateway with 10 ms down and 5 ms up on a1's link: a1 $r1 ms (IPv6 $r16 ms), a2 $r2 ms"
+if awk -v a="$r1" -v b="$r16" -v c="$r2" 'BEGIN { exit !(a >= 15 && a < 16.5 && b >= 15 && b < 16.5 && c < 1) }'; then
+	pass lan-link-impaired-each-way-neighbour-untouched
+else fail lan-link-impaired-each-way-neighbour-untouched "a1 $r1 / $r16 ms, a2 $r2 ms"; fi
+
 # a3 is IPv4-only
 if ds-lab addr a3 v6 >/dev/null 2>&1; then fail a3-ipv4-only; else pass a3-ipv4-only; fi
 t_done
