@@ -240,7 +240,8 @@ int main(int argc, char **argv)
 
 	ds_msg_init(argv[0]);
 	ds_report_thresholds_default(&t);
-	while ((c = getopt_long(argc, argv, "m:qvhV", long_options, NULL)) != -1) {
+	opterr = 0; /* our own one-line usage errors */
+	while ((c = getopt_long(argc, argv, ":m:qvhV", long_options, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			fmt.metrics = ds_report_metric_mask(optarg);
@@ -327,6 +328,8 @@ int main(int argc, char **argv)
 		case 'V':
 			ds_version_print(stdout, ds_msg_progname());
 			return DS_EXIT_OK;
+		case ':':
+			ds_usage_error("option '%s' needs a value", argv[optind - 1]);
 		default:
 			ds_usage_error("unknown option '%s'", argv[optind - 1]);
 		}

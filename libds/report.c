@@ -8,7 +8,6 @@
 
 #include "clock.h"
 #include "num.h"
-#include "stats.h"
 #include "svg.h"
 
 /* ---- the results file ---- */
@@ -310,19 +309,58 @@ enum ds_report_status ds_report_judge_value(enum ds_report_metric m, double valu
 	}
 }
 
+/* The k-th smallest of n values (0-based), reordering v: Hoare's selection, expected O(n). */
+static double select_kth(double *v, size_t n, size_t k)
+{
+	size_t lo = 0, hi = n - 1;
+
+	while (lo < hi) {
+		double pivot = v[lo + (hi - lo) / 2];
+		size_t i = lo, j = hi;
+
+		while (i <= j) {
+			while (v[i] < pivot)
+				i++;
+			while (v[j] > pivot)
+				j--;
+			if (i <= j) {
+				double x = v[i];
+
+				v[i] = v[j];
+				v[j] = x;
+				i++;
+				if (j == 0)
+					break;
+				j--;
+			}
+		}
+		if (k <= j)
+			hi = j;
+		else if (k >= i)
+			lo = i;
+		else
+			return v[k];
+	}
+	return v[k];
+}
+
 double ds_report_baseline(enum ds_report_metric m, double *v, size_t n,
 			  const struct ds_report_thresholds *t)
 {
 	double q = t->baseline_percentile / 100.0;
+	size_t k;
 
 	if (n == 0)
 		return NAN;
-	if (q < 0)
+	if (!(q > 0))
 		q = 0;
 	if (q > 1)
 		q = 1;
-	/* The best end: the low percentile of delays and losses, the high one of rates. */
-	return ds_stats_quantile(v, n, m == DS_METRIC_THROUGHPUT ? 1 - q : q);
+	/* Lower nearest rank, no interpolation: with fewer than 1/q + 1 samples the baseline is
+	 * the best value itself, and never creeps towards the current one. The best end is the
+	 * low one for delays and losses, the high one for rates. */
+	k = (size_t)floor(q * (double)(n - 1));
+	return select_kth(v, n, m == DS_METRIC_THROUGHPUT ? n - 1 - k : k);
 }
 
 /* ---- the report ---- */
@@ -352,6 +390,8 @@ struct ds_report {
 	uint32_t *agent_slots; /* open addressing: agent id + 1, 0 empty */
 	size_t agent_slots_cap;
 	uint32_t *by_rank; /* rank -> agent id */
+	uint32_t *sorted;    /* cell indices by (src rank, dst rank), after judge */
+	uint32_t *row_start; /* sorted[row_start[r] .. row_start[r + 1]) have src rank r */
 
 	struct cell *cells;
 	size_t ncells, cells_cap;
@@ -388,6 +428,8 @@ void ds_report_free(struct ds_report *rep)
 	free(rep->agents);
 	free(rep->agent_slots);
 	free(rep->by_rank);
+	free(rep->sorted);
+	free(rep->row_start);
 	free(rep->cells);
 	free(rep->cell_keys);
 	free(rep->cell_vals);
@@ -805,6 +847,47 @@ static void judge_cell(struct cell *c, int64_t newest, const struct ds_report_th
 	}
 }
 
+static int cmp_cells_dst(const void *a, const void *b)
+{
+	uint32_t x = cmp_rep->cells[*(const uint32_t *)a].pub.dst;
+	uint32_t y = cmp_rep->cells[*(const uint32_t *)b].pub.dst;
+
+	return (x > y) - (x < y);
+}
+
+/* Cells in (src, dst) rank order, so the writers walk rows instead of probing the map. */
+static int index_rows(struct ds_report *rep)
+{
+	uint32_t *sorted = malloc((rep->ncells + 1) * sizeof(*sorted));
+	uint32_t *start = calloc(rep->nagents + 2, sizeof(*start));
+	uint32_t *fill = malloc((rep->nagents + 1) * sizeof(*fill));
+	size_t i;
+
+	if (!sorted || !start || !fill) {
+		free(sorted);
+		free(start);
+		free(fill);
+		return -ENOMEM;
+	}
+	for (i = 0; i < rep->ncells; i++)
+		start[rep->cells[i].pub.src + 1]++;
+	for (i = 0; i < rep->nagents; i++)
+		start[i + 1] += start[i];
+	memcpy(fill, start, (rep->nagents + 1) * sizeof(*fill));
+	for (i = 0; i < rep->ncells; i++)
+		sorted[fill[rep->cells[i].pub.src]++] = (uint32_t)i;
+	cmp_rep = rep;
+	for (i = 0; i < rep->nagents; i++)
+		qsort(sorted + start[i], start[i + 1] - start[i], sizeof(*sorted), cmp_cells_dst);
+	cmp_rep = NULL;
+	free(fill);
+	free(rep->sorted);
+	free(rep->row_start);
+	rep->sorted = sorted;
+	rep->row_start = start;
+	return 0;
+}
+
 int ds_report_judge(struct ds_report *rep, const struct ds_report_thresholds *t)
 {
 	uint32_t *ids;
@@ -833,6 +916,9 @@ int ds_report_judge(struct ds_report *rep, const struct ds_report_thresholds *t)
 		c->pub.dst = rep->agents[c->dst_id].rank;
 		judge_cell(c, rep->newest_ns, t);
 	}
+	r = index_rows(rep);
+	if (r < 0)
+		return r;
 	rep->judged = true;
 	return 0;
 }
@@ -899,6 +985,30 @@ enum ds_report_status ds_report_cell_status(const struct ds_report_cell *c, unsi
 }
 
 /* ---- output ---- */
+
+/* Walks the cells of one source row; ask for destinations in increasing rank. */
+struct row_iter {
+	const struct ds_report *rep;
+	const uint32_t *p, *end;
+};
+
+static void row_iter_init(struct row_iter *it, const struct ds_report *rep, size_t src)
+{
+	it->rep = rep;
+	it->p = rep->sorted + rep->row_start[src];
+	it->end = rep->sorted + rep->row_start[src + 1];
+}
+
+static const struct ds_report_cell *row_iter_cell(struct row_iter *it, size_t dst)
+{
+	const struct cell *cells = it->rep->cells;
+
+	while (it->p < it->end && cells[*it->p].pub.dst < dst)
+		it->p++;
+	if (it->p < it->end && cells[*it->p].pub.dst == dst)
+		return &cells[*it->p].pub;
+	return NULL;
+}
 
 static const char *const metric_units[DS_METRIC_COUNT] = {"ms", "Mbit/s", "%"};
 static const char *const metric_columns[DS_METRIC_COUNT] = {"rtt_ms", "bw_mbps", "loss_pct"};
@@ -983,19 +1093,24 @@ static int display_width(const char *s)
 /* Print s in a field of width w (right-aligned unless left), cut to w display columns. */
 static void put_field(FILE *f, const char *s, int w, bool left)
 {
-	int dw = display_width(s), i, cols = 0;
+	static const char spaces[] = "                                ";
+	int dw = display_width(s), pad = dw < w ? w - dw : 0, cols = 0;
 
-	if (!left)
-		for (i = dw; i < w; i++)
-			fputc(' ', f);
-	for (; *s; s++) {
-		if (((unsigned char)*s & 0xc0) != 0x80 && ++cols > w)
-			break;
-		fputc(*s, f);
+	if (!left && pad)
+		fwrite(spaces, 1, (size_t)pad < sizeof(spaces) - 1 ? (size_t)pad : sizeof(spaces) - 1,
+		       f);
+	if (dw <= w) {
+		fputs(s, f);
+	} else {
+		for (; *s; s++) {
+			if (((unsigned char)*s & 0xc0) != 0x80 && ++cols > w)
+				break;
+			fputc(*s, f);
+		}
 	}
-	if (left)
-		for (i = dw; i < w; i++)
-			fputc(' ', f);
+	if (left && pad)
+		fwrite(spaces, 1, (size_t)pad < sizeof(spaces) - 1 ? (size_t)pad : sizeof(spaces) - 1,
+		       f);
 }
 
 static void threshold_text(const struct ds_report_thresholds *t, enum ds_report_metric m,
@@ -1056,8 +1171,11 @@ int ds_report_write_matrix(const struct ds_report *rep, const struct ds_report_t
 		fputc('\n', f);
 		for (i = 0; i < n; i++) {
 			put_field(f, ds_report_agent(rep, i), namew, true);
+			struct row_iter it;
+
+			row_iter_init(&it, rep, i);
 			for (j = 0; j < n; j++) {
-				const struct ds_report_cell *c = ds_report_cell(rep, i, j);
+				const struct ds_report_cell *c = row_iter_cell(&it, j);
 				enum ds_report_status st = c ? c->m[m].status : DS_STATUS_NONE;
 
 				fputc(' ', f);
@@ -1105,8 +1223,11 @@ int ds_report_write_csv(const struct ds_report *rep, const struct ds_report_form
 	if (fmt->header && ds_csv_header(f, DS_REPORT_CSV_HEADER) < 0)
 		return -EIO;
 	for (i = 0; i < n; i++) {
+		struct row_iter it;
+
+		row_iter_init(&it, rep, i);
 		for (j = 0; j < n; j++) {
-			const struct ds_report_cell *c = ds_report_cell(rep, i, j);
+			const struct ds_report_cell *c = row_iter_cell(&it, j);
 
 			if (i == j)
 				continue;
@@ -1153,6 +1274,11 @@ int ds_report_write_csv(const struct ds_report *rep, const struct ds_report_form
 static void om_label(FILE *f, const char *name, const char *value)
 {
 	fprintf(f, "%s=\"", name);
+	if (!strpbrk(value, "\\\"\n")) {
+		fputs(value, f);
+		fputc('"', f);
+		return;
+	}
 	for (; *value; value++) {
 		if (*value == '\\' || *value == '"')
 			fputc('\\', f);
@@ -1219,8 +1345,11 @@ int ds_report_write_openmetrics(const struct ds_report *rep, const struct ds_rep
 			continue;
 		om_family(f, og->name, og->help);
 		for (i = 0; i < n; i++) {
+			struct row_iter it;
+
+			row_iter_init(&it, rep, i);
 			for (j = 0; j < n; j++) {
-				const struct ds_report_cell *c = ds_report_cell(rep, i, j);
+				const struct ds_report_cell *c = row_iter_cell(&it, j);
 				const struct ds_report_value *v;
 				double x;
 
@@ -1246,8 +1375,11 @@ int ds_report_write_openmetrics(const struct ds_report *rep, const struct ds_rep
 		  "Status of the direction against its baseline: 0 within, 1 marginal, "
 		  "2 outside, 3 down; absent when there is no current value.");
 	for (i = 0; i < n; i++) {
+		struct row_iter it;
+
+		row_iter_init(&it, rep, i);
 		for (j = 0; j < n; j++) {
-			const struct ds_report_cell *c = ds_report_cell(rep, i, j);
+			const struct ds_report_cell *c = row_iter_cell(&it, j);
 
 			if (!c)
 				continue;
@@ -1280,8 +1412,11 @@ int ds_report_write_openmetrics(const struct ds_report *rep, const struct ds_rep
 	om_family(f, "ds_report_last_row_timestamp_seconds",
 		  "Unix time of the latest results row for the direction, any outcome.");
 	for (i = 0; i < n; i++) {
+		struct row_iter it;
+
+		row_iter_init(&it, rep, i);
 		for (j = 0; j < n; j++) {
-			const struct ds_report_cell *c = ds_report_cell(rep, i, j);
+			const struct ds_report_cell *c = row_iter_cell(&it, j);
 
 			if (!c)
 				continue;
@@ -1319,6 +1454,7 @@ static const enum ds_report_status svg_order[DS_STATUS_COUNT] = {
 struct svg_geometry {
 	double cell, left, top, width, panel_height;
 	bool values;
+	bool compact; /* only cells not within baseline are drawn */
 };
 
 static void svg_geometry(const struct ds_report *rep, struct svg_geometry *g)
@@ -1334,6 +1470,7 @@ static void svg_geometry(const struct ds_report *rep, struct svg_geometry *g)
 	longest = longest > 24 ? 24 : longest;
 	g->cell = n <= 12 ? 56 : n <= 30 ? 34 : n <= 100 ? 14 : 6;
 	g->values = g->cell >= 34;
+	g->compact = n > 150;
 	g->left = 24 + longest * 7.0;
 	/* Column labels are turned 45°: they need about 0.75 of their length upwards. */
 	g->top = 110 + (n <= 100 ? longest * 5.5 : 20);
@@ -1344,10 +1481,9 @@ static void svg_geometry(const struct ds_report *rep, struct svg_geometry *g)
 }
 
 static void svg_cell(FILE *f, const struct ds_report *rep, const struct ds_report_thresholds *t,
-		     enum ds_report_metric m, size_t i, size_t j, double x, double y,
-		     const struct svg_geometry *g)
+		     enum ds_report_metric m, size_t i, size_t j, const struct ds_report_cell *c,
+		     double x, double y, const struct svg_geometry *g)
 {
-	const struct ds_report_cell *c = ds_report_cell(rep, i, j);
 	const struct ds_report_value *v = c ? &c->m[m] : NULL;
 	enum ds_report_status st = v ? v->status : DS_STATUS_NONE;
 	const char *src = ds_report_agent(rep, i), *dst = ds_report_agent(rep, j);
@@ -1450,8 +1586,10 @@ static void svg_panel(FILE *f, const struct ds_report *rep, const struct ds_repo
 		x += w + 8;
 	}
 	ds_svg_text(f, 16, y0 + 96, "note", NULL,
-		    "Each cell is one direction: row = from (source), column = to (destination). "
-		    "Baseline = the direction's own best in history.");
+		    g->compact ? "Each cell is one direction: row = from (source), column = to "
+				 "(destination). Only cells not within baseline are drawn."
+			       : "Each cell is one direction: row = from (source), column = to "
+				 "(destination). Baseline = the direction's own best in history.");
 	ds_svg_text(f, 8, y0 + g->top - 6, "note", NULL, "from ↓  to →");
 	for (j = 0; j < n && g->cell >= 14; j++) {
 		double cx = g->left + (double)j * g->cell + g->cell / 2;
@@ -1462,21 +1600,35 @@ static void svg_panel(FILE *f, const struct ds_report *rep, const struct ds_repo
 		ds_svg_escape(f, ds_report_agent(rep, j));
 		fputs("</text>\n", f);
 	}
+	if (g->compact)
+		fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+			   "class=\"s-within background\"/>\n",
+			g->left, y0 + g->top, (double)n * g->cell, (double)n * g->cell);
 	for (i = 0; i < n; i++) {
 		double y = y0 + g->top + (double)i * g->cell;
+		struct row_iter it;
 
 		if (g->cell >= 14)
 			ds_svg_text(f, g->left - 6, y + g->cell / 2 + 4, "lbl row", "end",
 				    ds_report_agent(rep, i));
+		row_iter_init(&it, rep, i);
 		for (j = 0; j < n; j++) {
 			double cx = g->left + (double)j * g->cell;
 
+			if (g->compact) {
+				const struct ds_report_cell *c = row_iter_cell(&it, j);
+
+				/* Big fleets: only what needs attention gets an element. */
+				if (i != j && (!c || c->m[m].status != DS_STATUS_WITHIN))
+					svg_cell(f, rep, t, m, i, j, c, cx, y, g);
+				continue;
+			}
 			if (i == j)
 				fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
 					   "height=\"%.1f\" class=\"diag\"/>\n",
 					cx, y, g->cell, g->cell);
 			else
-				svg_cell(f, rep, t, m, i, j, cx, y, g);
+				svg_cell(f, rep, t, m, i, j, row_iter_cell(&it, j), cx, y, g);
 		}
 	}
 	fputs("</g>\n", f);
@@ -1552,6 +1704,12 @@ static int cmp_findings(const void *pa, const void *pb)
 	return (int)a->metric - (int)b->metric;
 }
 
+static void sort_findings(struct findings *fs)
+{
+	if (fs->n)
+		qsort(fs->v, fs->n, sizeof(*fs->v), cmp_findings);
+}
+
 static double slip_score(const struct ds_report_value *v, enum ds_report_metric m,
 			 const struct ds_report_thresholds *t)
 {
@@ -1594,12 +1752,14 @@ static int collect_asymmetries(const struct ds_report *rep, const struct ds_repo
 	int r = 0;
 
 	for (i = 0; i < n && r == 0; i++) {
+		struct row_iter it;
+
+		row_iter_init(&it, rep, i);
 		for (j = i + 1; j < n && r == 0; j++) {
-			const struct ds_report_cell *ab = ds_report_cell(rep, i, j);
-			const struct ds_report_cell *ba = ds_report_cell(rep, j, i);
+			const struct ds_report_cell *ab = row_iter_cell(&it, j), *ba;
 			struct finding x = {.src = (uint32_t)i, .dst = (uint32_t)j};
 
-			if (!ab || !ba)
+			if (!ab || !(ba = ds_report_cell(rep, j, i)))
 				continue;
 			if ((mask & (1u << DS_METRIC_THROUGHPUT)) &&
 			    has_value(ab, DS_METRIC_THROUGHPUT) &&
@@ -1699,8 +1859,11 @@ int ds_report_write_summary(const struct ds_report *rep, const struct ds_report_
 			c[DS_STATUS_OUTSIDE], c[DS_STATUS_DOWN], c[DS_STATUS_NONE]);
 	}
 	for (i = 0; i < n && r == 0; i++) {
+		struct row_iter it;
+
+		row_iter_init(&it, rep, i);
 		for (j = 0; j < n && r == 0; j++) {
-			const struct ds_report_cell *c = ds_report_cell(rep, i, j);
+			const struct ds_report_cell *c = row_iter_cell(&it, j);
 			struct finding x = {.src = (uint32_t)i, .dst = (uint32_t)j};
 			enum ds_report_status worst;
 
@@ -1744,10 +1907,10 @@ int ds_report_write_summary(const struct ds_report *rep, const struct ds_report_
 		r = collect_asymmetries(rep, t, fmt->metrics, &asym);
 	if (r < 0)
 		goto out;
-	qsort(down.v, down.n, sizeof(*down.v), cmp_findings);
-	qsort(slipped.v, slipped.n, sizeof(*slipped.v), cmp_findings);
-	qsort(unmeasured.v, unmeasured.n, sizeof(*unmeasured.v), cmp_findings);
-	qsort(asym.v, asym.n, sizeof(*asym.v), cmp_findings);
+	sort_findings(&down);
+	sort_findings(&slipped);
+	sort_findings(&unmeasured);
+	sort_findings(&asym);
 	bad = down.n + slipped.n;
 	if (bad == 0 && never == 0 && unmeasured.n == 0)
 		fprintf(f, "\nEvery direction is within its baseline.\n");
@@ -1803,8 +1966,11 @@ int ds_report_write_summary(const struct ds_report *rep, const struct ds_report_
 	if (never)
 		fprintf(f, "\nNever measured (%zu directions):\n", never);
 	for (i = 0, k = 0; never && i < n; i++) {
+		struct row_iter it;
+
+		row_iter_init(&it, rep, i);
 		for (j = 0; j < n; j++) {
-			if (i == j || ds_report_cell(rep, i, j))
+			if (i == j || row_iter_cell(&it, j))
 				continue;
 			if (fmt->top && k == fmt->top)
 				fprintf(f, "  ... and %zu more\n", never - k);
