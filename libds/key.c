@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -272,6 +273,60 @@ int ds_key_session_derive(const uint8_t base[DS_KEY_LEN], uint64_t session,
 		info[7 + i] = (uint8_t)(session >> (56 - 8 * i));
 	return hkdf(EVP_KDF_HKDF_MODE_EXPAND_ONLY, NULL, 0, base, DS_KEY_LEN, info, sizeof(info),
 		    out, DS_KEY_LEN);
+}
+
+struct ds_key_deriver {
+	EVP_MAC_CTX *mac;
+};
+
+int ds_key_deriver_new(const uint8_t base[DS_KEY_LEN], struct ds_key_deriver **out)
+{
+	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	struct ds_key_deriver *d = calloc(1, sizeof(*d));
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+		OSSL_PARAM_construct_end(),
+	};
+	int ret = 0;
+
+	*out = NULL;
+	if (!mac || !d || !(d->mac = EVP_MAC_CTX_new(mac)))
+		ret = -ENOMEM;
+	else if (EVP_MAC_init(d->mac, base, DS_KEY_LEN, params) != 1)
+		ret = -EINVAL;
+	EVP_MAC_free(mac);
+	if (ret) {
+		ds_key_deriver_free(d);
+		return ret;
+	}
+	*out = d;
+	return 0;
+}
+
+void ds_key_deriver_free(struct ds_key_deriver *d)
+{
+	if (!d)
+		return;
+	EVP_MAC_CTX_free(d->mac);
+	free(d);
+}
+
+int ds_key_deriver_session(struct ds_key_deriver *d, uint64_t session, uint8_t out[DS_KEY_LEN])
+{
+	uint8_t info[7 + 8 + 1];
+	size_t len = 0;
+
+	memcpy(info, "session", 7);
+	for (int i = 0; i < 8; i++)
+		info[7 + i] = (uint8_t)(session >> (56 - 8 * i));
+	info[15] = 0x01; /* block counter of T(1) */
+	/* NULL key: start again with the key of the first init */
+	if (EVP_MAC_init(d->mac, NULL, 0, NULL) != 1 || EVP_MAC_update(d->mac, info, sizeof(info)) != 1 ||
+	    EVP_MAC_final(d->mac, out, &len, DS_KEY_LEN) != 1 || len != DS_KEY_LEN) {
+		ds_key_wipe(out, DS_KEY_LEN);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 void ds_key_wipe(void *p, size_t len)

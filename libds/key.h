@@ -68,6 +68,15 @@ int ds_key_pair_derive(const uint8_t my_priv[DS_KEY_LEN], const uint8_t peer_pub
 /* Session key of one direction: HKDF-Expand(base, "session" || session id, 32). */
 int ds_key_session_derive(const uint8_t base[DS_KEY_LEN], uint64_t session,
 			  uint8_t out[DS_KEY_LEN]);
+/* The same derivation for many session ids of one base key, as a receiver needs when a
+ * packet names a session it has not seen: HKDF-Expand with L = 32 is the single block
+ * T(1) = HMAC-SHA256(base, info || 0x01) (RFC 5869 section 2.3), computed on an HMAC
+ * context keyed once. Opaque; the result equals ds_key_session_derive. */
+struct ds_key_deriver;
+int ds_key_deriver_new(const uint8_t base[DS_KEY_LEN], struct ds_key_deriver **out);
+void ds_key_deriver_free(struct ds_key_deriver *d);
+int ds_key_deriver_session(struct ds_key_deriver *d, uint64_t session, uint8_t out[DS_KEY_LEN]);
+
 /* Overwrite secrets with zeros in a way the compiler keeps (OPENSSL_cleanse). */
 void ds_key_wipe(void *p, size_t len);
 void ds_key_pair_wipe(struct ds_pair_keys *k);

@@ -26,6 +26,9 @@ struct ds_pair {
 	struct rx_session cur;      /* the peer's proven session */
 	struct rx_session cand;     /* the last authentic but unproven session */
 	struct ds_wire_key *scratch; /* keyed for an unknown session before it authenticates */
+	struct ds_key_deriver *rx_deriver;
+	int64_t unknown_refill_ns; /* token bucket for packets naming an unknown session */
+	int unknown_tokens;
 
 	uint8_t challenge[DS_WIRE_CHALLENGE_LEN];
 	bool challenge_valid;
@@ -78,6 +81,9 @@ int ds_pair_new(const struct ds_pair_keys *keys, uint64_t my_session, struct ds_
 		ret = ds_wire_key_new(keys->rx_key, false, &p->cand.key);
 	if (!ret)
 		ret = ds_wire_key_new(keys->rx_key, false, &p->scratch);
+	if (!ret)
+		ret = ds_key_deriver_new(keys->rx_key, &p->rx_deriver);
+	p->unknown_tokens = DS_PAIR_UNKNOWN_SESSIONS_PER_SEC;
 	if (ret) {
 		ds_pair_free(p);
 		return ret;
@@ -94,6 +100,7 @@ void ds_pair_free(struct ds_pair *p)
 	ds_wire_key_free(p->cur.key);
 	ds_wire_key_free(p->cand.key);
 	ds_wire_key_free(p->scratch);
+	ds_key_deriver_free(p->rx_deriver);
 	OPENSSL_cleanse(p, sizeof(*p));
 	free(p);
 }
@@ -174,8 +181,30 @@ static void swap_key(struct ds_wire_key **a, struct ds_wire_key **b)
 
 /* Authenticate a packet of a session that is not the proven one, with the scratch context;
  * only once it is authentic does it take the candidate slot. */
+/* A packet naming a session we have no key for costs a derivation before its tag can be
+ * checked: at most DS_PAIR_UNKNOWN_SESSIONS_PER_SEC of those per pair. */
+static bool unknown_session_allowed(struct ds_pair *p, int64_t now_ns)
+{
+	int64_t per = 1000000000LL / DS_PAIR_UNKNOWN_SESSIONS_PER_SEC;
+
+	if (now_ns - p->unknown_refill_ns >= per) {
+		int64_t add = (now_ns - p->unknown_refill_ns) / per;
+
+		p->unknown_tokens = add >= DS_PAIR_UNKNOWN_SESSIONS_PER_SEC
+					    ? DS_PAIR_UNKNOWN_SESSIONS_PER_SEC
+					    : p->unknown_tokens + (int)add;
+		if (p->unknown_tokens > DS_PAIR_UNKNOWN_SESSIONS_PER_SEC)
+			p->unknown_tokens = DS_PAIR_UNKNOWN_SESSIONS_PER_SEC;
+		p->unknown_refill_ns = now_ns;
+	}
+	if (p->unknown_tokens <= 0)
+		return false;
+	p->unknown_tokens--;
+	return true;
+}
+
 static int open_unproven(struct ds_pair *p, const struct ds_wire_hdr *h, const uint8_t *pkt,
-			 size_t len, uint8_t *body, size_t cap, size_t *body_len)
+			 size_t len, int64_t now_ns, uint8_t *body, size_t cap, size_t *body_len)
 {
 	uint8_t k[DS_KEY_LEN];
 	int ret;
@@ -189,7 +218,9 @@ static int open_unproven(struct ds_pair *p, const struct ds_wire_hdr *h, const u
 			return ret;
 		return ds_replay_accept(&p->cand.win, h->counter);
 	}
-	ret = ds_key_session_derive(p->keys.rx_key, h->session, k);
+	if (!unknown_session_allowed(p, now_ns))
+		return -EBUSY;
+	ret = ds_key_deriver_session(p->rx_deriver, h->session, k);
 	if (!ret)
 		ret = ds_wire_key_set(p->scratch, k);
 	ds_key_wipe(k, sizeof(k));
@@ -224,7 +255,7 @@ int ds_pair_open(struct ds_pair *p, const struct ds_wire_hdr *h, const uint8_t *
 			return ret;
 		ds_replay_accept(&p->cur.win, h->counter);
 	} else {
-		ret = open_unproven(p, h, pkt, len, body_out, body_cap, body_len);
+		ret = open_unproven(p, h, pkt, len, now_ns, body_out, body_cap, body_len);
 		if (ret)
 			return ret;
 	}

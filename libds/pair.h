@@ -38,6 +38,11 @@
  * challenge is an answer to a possibly replayed packet; this bounds what replays cost). */
 #define DS_PAIR_HANDSHAKE_GAP_NS (200LL * 1000000LL)
 
+/* Packets naming a session we hold no key for, whose tag we check per second per pair;
+ * beyond that they are dropped unchecked (-EBUSY). A flood of forgeries that copies a pair
+ * id off the wire costs this much crypto and nothing more; a restarting peer needs one. */
+#define DS_PAIR_UNKNOWN_SESSIONS_PER_SEC 20
+
 struct ds_pair;
 
 /* A random, non-zero 64-bit session id for this agent start (OpenSSL RNG). */
@@ -69,6 +74,7 @@ int ds_pair_seal(struct ds_pair *p, uint8_t type, uint32_t run_id, const void *b
  *   -EALREADY  replayed (seen before in the current session)
  *   -ESTALE    too old for the replay window
  *   -EPROTO    authentic but its body is malformed for its type
+ *   -EBUSY     names an unknown session, over DS_PAIR_UNKNOWN_SESSIONS_PER_SEC: unchecked
  *   -ENOMEM
  * The body is decrypted into body_out (body_cap >= DS_WIRE_BODY_MAX is always enough). */
 int ds_pair_open(struct ds_pair *p, const struct ds_wire_hdr *h, const uint8_t *pkt,

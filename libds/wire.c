@@ -103,6 +103,7 @@ const char *ds_wire_drop_reason(int step, int err)
 	case -ESTALE: return "old";
 	case -ENOTCONN: return "unproven";
 	case -EPROTO: return "body";
+	case -EBUSY: return "limit";
 	default: return "error";
 	}
 }

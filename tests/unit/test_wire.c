@@ -348,6 +348,7 @@ static void drop_reasons_have_counter_names(void)
 	CHECK_STR(ds_wire_drop_reason(2, -ESTALE), "old");
 	CHECK_STR(ds_wire_drop_reason(2, -ENOTCONN), "unproven");
 	CHECK_STR(ds_wire_drop_reason(2, -EPROTO), "body");
+	CHECK_STR(ds_wire_drop_reason(2, -EBUSY), "limit");
 	CHECK_STR(ds_wire_drop_reason(2, 0), "ok");
 }
 
@@ -614,6 +615,37 @@ static void unanswered_challenges_back_off(void)
 	ds_pair_free(a.p);
 }
 
+/* Forgeries that name ever new sessions cost a key derivation each: bounded per second. */
+static void unknown_session_floods_are_bounded(void)
+{
+	struct agent a = { 0 }, b = { 0 };
+	int64_t now = 1000 * SEC;
+	int n, checked = 0, busy = 0;
+
+	agent_start(&a, &keys_a);
+	agent_start(&b, &keys_b);
+	handshake(&a, &b, &now);
+	n = echo(&a, pkt, sizeof(pkt));
+	for (int i = 0; i < 1000; i++) {
+		int r;
+
+		pkt[16] = (uint8_t)i;
+		pkt[17] = (uint8_t)(i >> 8);
+		r = deliver(&b, pkt, (size_t)n, now);
+		checked += r == -EBADMSG;
+		busy += r == -EBUSY;
+	}
+	CHECK_INT(checked, DS_PAIR_UNKNOWN_SESSIONS_PER_SEC);
+	CHECK_INT(busy, 1000 - DS_PAIR_UNKNOWN_SESSIONS_PER_SEC);
+	/* the proven session is not disturbed, and a second later the budget is back */
+	n = echo(&a, pkt, sizeof(pkt));
+	CHECK_INT(deliver(&b, pkt, (size_t)n, now), 0);
+	pkt[16] ^= 0xff;
+	CHECK_INT(deliver(&b, pkt, (size_t)n, now + SEC), -EBADMSG);
+	ds_pair_free(a.p);
+	ds_pair_free(b.p);
+}
+
 int main(void)
 {
 	make_keys();
@@ -630,5 +662,6 @@ int main(void)
 	UNIT_RUN(restart_refuses_packets_of_the_old_session);
 	UNIT_RUN(receiver_restart_refuses_old_packets);
 	UNIT_RUN(unanswered_challenges_back_off);
+	UNIT_RUN(unknown_session_floods_are_bounded);
 	UNIT_EXIT();
 }
