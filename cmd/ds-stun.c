@@ -25,10 +25,10 @@
 #include "stunclient.h"
 #include "version.h"
 
-#define DEFAULT_PORT      41878
-#define STUN_PORT         3478
-#define CSV_COLUMNS                                                                        \
-	"ts,tool,server,family,local,mapped,rtt_ms,seq,transmissions,mapping_changed,sent,"  \
+#define DEFAULT_PORT 41878
+#define STUN_PORT    3478
+#define CSV_COLUMNS                                                                                \
+	"ts,tool,server,family,local,mapped,rtt_ms,seq,transmissions,mapping_changed,sent,"        \
 	"answered,rtt_min_ms,rtt_median_ms,rtt_p95_ms,rtt_max_ms"
 #define CSV_NAT_COLUMNS ",mapping,filtering,hairpin,other"
 
@@ -49,63 +49,64 @@ enum {
 };
 
 static const struct option long_options[] = {
-	{ "ipv4", no_argument, NULL, '4' },
-	{ "ipv6", no_argument, NULL, '6' },
-	{ "port", required_argument, NULL, 'p' },
-	{ "csv", no_argument, NULL, OPT_CSV },
-	{ "no-header", no_argument, NULL, OPT_NO_HEADER },
-	{ "nat", no_argument, NULL, OPT_NAT },
-	{ "count", required_argument, NULL, OPT_COUNT },
-	{ "interval", required_argument, NULL, OPT_INTERVAL },
-	{ "rto", required_argument, NULL, OPT_RTO },
-	{ "rc", required_argument, NULL, OPT_RC },
-	{ "rm", required_argument, NULL, OPT_RM },
-	{ "wait", required_argument, NULL, OPT_WAIT },
-	{ "srv", no_argument, NULL, OPT_SRV },
-	{ "no-srv", no_argument, NULL, OPT_NO_SRV },
-	{ "dns", required_argument, NULL, OPT_DNS },
-	{ "state", required_argument, NULL, OPT_STATE },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ NULL, 0, NULL, 0 },
+    {"ipv4", no_argument, NULL, '4'},
+    {"ipv6", no_argument, NULL, '6'},
+    {"port", required_argument, NULL, 'p'},
+    {"csv", no_argument, NULL, OPT_CSV},
+    {"no-header", no_argument, NULL, OPT_NO_HEADER},
+    {"nat", no_argument, NULL, OPT_NAT},
+    {"count", required_argument, NULL, OPT_COUNT},
+    {"interval", required_argument, NULL, OPT_INTERVAL},
+    {"rto", required_argument, NULL, OPT_RTO},
+    {"rc", required_argument, NULL, OPT_RC},
+    {"rm", required_argument, NULL, OPT_RM},
+    {"wait", required_argument, NULL, OPT_WAIT},
+    {"srv", no_argument, NULL, OPT_SRV},
+    {"no-srv", no_argument, NULL, OPT_NO_SRV},
+    {"dns", required_argument, NULL, OPT_DNS},
+    {"state", required_argument, NULL, OPT_STATE},
+    {"quiet", no_argument, NULL, 'q'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
 };
 
 static void usage(void)
 {
-	printf("usage: ds-stun [-4|-6] [-p PORT] [--csv] [--no-header] [--nat]\n"
-	       "               [--count N] [--interval DUR] SERVER[:PORT]\n"
-	       "\n"
-	       "Ask a STUN server for this host's reflexive (public) address, per address family.\n"
-	       "SERVER is an IP address, a host name, a stun: URI (RFC 7064), or a domain whose\n"
-	       "_stun._udp SRV records name the servers (tried first for a name without a port).\n"
-	       "\n"
-	       "Options:\n"
-	       "  -4, --ipv4          IPv4 only\n"
-	       "  -6, --ipv6          IPv6 only\n"
-	       "  -p, --port PORT     local UDP port (default %d; 0 = any free port)\n"
-	       "      --state DIR     use the agent's warm socket through DIR/agent.sock\n"
-	       "      --nat           RFC 5780 NAT behaviour discovery: mapping, filtering, hairpin\n"
-	       "      --count N       send N Binding requests per family (default 1)\n"
-	       "      --interval DUR  time between requests with --count (default 1000ms)\n"
-	       "      --rto DUR       initial retransmission timeout (default 500ms; e.g. 100ms)\n"
-	       "      --rc N          transmissions per request, retransmissions included (default 7)\n"
-	       "      --rm N          wait N x RTO after the last transmission (default 16)\n"
-	       "      --wait DUR      how long --nat waits for answers that may never come (default 1s)\n"
-	       "      --srv           look the name up through DNS SRV only\n"
-	       "      --no-srv        never use DNS SRV, only A/AAAA\n"
-	       "      --dns ADDR      DNS server for SRV lookups (default: /etc/resolv.conf)\n"
-	       "      --csv           CSV output with a header row\n"
-	       "      --no-header     CSV without the header row (for appending)\n"
-	       "  -q, --quiet         no messages, only results\n"
-	       "  -v, --verbose       say more on stderr\n"
-	       "  -h, --help          this help\n"
-	       "  -V, --version       version and compiled-in features\n"
-	       "\n"
-	       "DUR is a number of milliseconds or has a unit: 100ms, 2s.\n"
-	       "Exit status: 0 a server answered, 1 no server answered, 2 usage error.\n",
-	       DEFAULT_PORT);
+	printf(
+	    "usage: ds-stun [-4|-6] [-p PORT] [--csv] [--no-header] [--nat]\n"
+	    "               [--count N] [--interval DUR] SERVER[:PORT]\n"
+	    "\n"
+	    "Ask a STUN server for this host's reflexive (public) address, per address family.\n"
+	    "SERVER is an IP address, a host name, a stun: URI (RFC 7064), or a domain whose\n"
+	    "_stun._udp SRV records name the servers (tried first for a name without a port).\n"
+	    "\n"
+	    "Options:\n"
+	    "  -4, --ipv4          IPv4 only\n"
+	    "  -6, --ipv6          IPv6 only\n"
+	    "  -p, --port PORT     local UDP port (default %d; 0 = any free port)\n"
+	    "      --state DIR     use the agent's warm socket through DIR/agent.sock\n"
+	    "      --nat           RFC 5780 NAT behaviour discovery: mapping, filtering, hairpin\n"
+	    "      --count N       send N Binding requests per family (default 1)\n"
+	    "      --interval DUR  time between requests with --count (default 1000ms)\n"
+	    "      --rto DUR       initial retransmission timeout (default 500ms; e.g. 100ms)\n"
+	    "      --rc N          transmissions per request, retransmissions included (7)\n"
+	    "      --rm N          wait N x RTO after the last transmission (default 16)\n"
+	    "      --wait DUR      --nat: wait this long for answers that may not come (1s)\n"
+	    "      --srv           look the name up through DNS SRV only\n"
+	    "      --no-srv        never use DNS SRV, only A/AAAA\n"
+	    "      --dns ADDR      DNS server for SRV lookups (default: /etc/resolv.conf)\n"
+	    "      --csv           CSV output with a header row\n"
+	    "      --no-header     CSV without the header row (for appending)\n"
+	    "  -q, --quiet         no messages, only results\n"
+	    "  -v, --verbose       say more on stderr\n"
+	    "  -h, --help          this help\n"
+	    "  -V, --version       version and compiled-in features\n"
+	    "\n"
+	    "DUR is a number of milliseconds or has a unit: 100ms, 2s.\n"
+	    "Exit status: 0 a server answered, 1 no server answered, 2 usage error.\n",
+	    DEFAULT_PORT);
 }
 
 struct opts {
@@ -183,7 +184,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
 				ds_usage_error("bad --count '%s' (1..1000000)", optarg);
 			break;
 		case OPT_INTERVAL:
-			if (ds_parse_duration_ns(optarg, 0, 3600 * DS_NSEC_PER_SEC, &o->interval_ns) < 0)
+			if (ds_parse_duration_ns(optarg, 0, 3600 * DS_NSEC_PER_SEC,
+						 &o->interval_ns) < 0)
 				ds_usage_error("bad --interval '%s' (0..1h)", optarg);
 			break;
 		case OPT_RTO:
@@ -255,9 +257,8 @@ static void fmt_ms(struct ds_csv_rec *r, double ms)
 }
 
 /* One row: a Binding answer (mapped non-NULL) or a lost request (mapped NULL). */
-static void print_row(struct run *run, long long seq, const struct ds_addr *mapped,
-		      int64_t rtt_ns, unsigned transmissions, bool changed,
-		      const struct ds_nat_result *nat)
+static void print_row(struct run *run, long long seq, const struct ds_addr *mapped, int64_t rtt_ns,
+		      unsigned transmissions, bool changed, const struct ds_nat_result *nat)
 {
 	char srv[DS_ADDR_STRLEN], loc[DS_ADDR_STRLEN], map[DS_ADDR_STRLEN], ts[DS_ISO8601_LEN];
 	struct ds_stats_summary s;
@@ -297,8 +298,8 @@ static void print_row(struct run *run, long long seq, const struct ds_addr *mapp
 			ds_csv_field(&r, nat ? ds_nat_filtering_name(nat->filtering) : "unknown");
 			ds_csv_field(&r, nat ? ds_nat_hairpin_name(nat->hairpin) : "unknown");
 			ds_csv_field(&r, nat && nat->rfc5780
-						 ? ds_addr_format(&nat->other, true, oth, sizeof(oth))
-						 : NULL);
+					     ? ds_addr_format(&nat->other, true, oth, sizeof(oth))
+					     : NULL);
 		}
 		if (ds_csv_rec_end(&r) == 0)
 			ds_csv_write_file(stdout, &r);
@@ -350,7 +351,8 @@ static void announce_cold_path(const struct opts *o)
 	snprintf(path, sizeof(path), "%s/agent.sock", o->state_dir);
 	if (stat(path, &st) == 0 && S_ISSOCK(st.st_mode))
 		ds_warnx("agent at %s cannot lend its socket to this version, binding port %u "
-			 "itself (cold path)", o->state_dir, o->port);
+			 "itself (cold path)",
+			 o->state_dir, o->port);
 	else
 		ds_warnx("no agent at %s, binding port %u itself (cold path)", o->state_dir,
 			 o->port);
@@ -396,8 +398,9 @@ static int run_family(const struct opts *o, const struct ds_resolved *res, int f
 		run.changes = 0;
 
 		if (o->nat) {
-			struct ds_nat_params np = { .retrans = o->retrans, .silence_wait_ns = o->wait_ns,
-						    .software = software };
+			struct ds_nat_params np = {.retrans = o->retrans,
+						   .silence_wait_ns = o->wait_ns,
+						   .software = software};
 			struct ds_nat_result nr;
 			int r = ds_nat_discover(fd, &run.local, &run.server, &np, &nr);
 
@@ -405,10 +408,12 @@ static int run_family(const struct opts *o, const struct ds_resolved *res, int f
 			if (r == 0) {
 				run.answered = 1;
 				run.rtts[run.n_rtt++] = (double)nr.rtt_ns / 1e6;
-				print_row(&run, 1, &nr.mapped, nr.rtt_ns, nr.transmissions, false, &nr);
-				ds_verbose("%s: %u round trips, %u requests, %.3f s%s%s", run.family,
-					   nr.rounds, nr.requests, (double)nr.elapsed_ns / 1e9,
-					   nr.note ? "; " : "", nr.note ? nr.note : "");
+				print_row(&run, 1, &nr.mapped, nr.rtt_ns, nr.transmissions, false,
+					  &nr);
+				ds_verbose("%s: %u round trips, %u requests, %.3f s%s%s",
+					   run.family, nr.rounds, nr.requests,
+					   (double)nr.elapsed_ns / 1e9, nr.note ? "; " : "",
+					   nr.note ? nr.note : "");
 				ret = 0;
 			} else {
 				ds_warnc(r, "%s: no answer from %s", run.family, srv);
@@ -467,7 +472,7 @@ int main(int argc, char **argv)
 	struct ds_resolve_opts ro;
 	const char *why = NULL;
 	int r, answered = 0, usable = 0;
-	static const int families[2] = { AF_INET, AF_INET6 };
+	static const int families[2] = {AF_INET, AF_INET6};
 
 	ds_msg_init(argv[0]);
 	parse_args(argc, argv, &o);
@@ -485,7 +490,9 @@ int main(int argc, char **argv)
 			       o.server);
 	if (r < 0)
 		ds_errx(1, "cannot resolve '%s'%s: %s", o.server,
-			o.family == AF_INET ? " (IPv4)" : o.family == AF_INET6 ? " (IPv6)" : "",
+			o.family == AF_INET    ? " (IPv4)"
+			: o.family == AF_INET6 ? " (IPv6)"
+					       : "",
 			r == -EAGAIN ? "DNS did not answer" : "no such name or no address");
 	if (res.via_srv)
 		ds_verbose("%s: %zu address(es) from _stun._udp SRV", res.host, res.n);

@@ -14,11 +14,16 @@
 const char *ds_nat_mapping_name(enum ds_nat_mapping m)
 {
 	switch (m) {
-	case DS_NAT_MAPPING_NONE: return "no-nat";
-	case DS_NAT_MAPPING_ENDPOINT_INDEPENDENT: return "endpoint-independent";
-	case DS_NAT_MAPPING_ADDRESS_DEPENDENT: return "address-dependent";
-	case DS_NAT_MAPPING_ADDRESS_AND_PORT_DEPENDENT: return "address-and-port-dependent";
-	case DS_NAT_MAPPING_UNKNOWN: break;
+	case DS_NAT_MAPPING_NONE:
+		return "no-nat";
+	case DS_NAT_MAPPING_ENDPOINT_INDEPENDENT:
+		return "endpoint-independent";
+	case DS_NAT_MAPPING_ADDRESS_DEPENDENT:
+		return "address-dependent";
+	case DS_NAT_MAPPING_ADDRESS_AND_PORT_DEPENDENT:
+		return "address-and-port-dependent";
+	case DS_NAT_MAPPING_UNKNOWN:
+		break;
 	}
 	return "unknown";
 }
@@ -26,10 +31,14 @@ const char *ds_nat_mapping_name(enum ds_nat_mapping m)
 const char *ds_nat_filtering_name(enum ds_nat_filtering f)
 {
 	switch (f) {
-	case DS_NAT_FILTERING_ENDPOINT_INDEPENDENT: return "endpoint-independent";
-	case DS_NAT_FILTERING_ADDRESS_DEPENDENT: return "address-dependent";
-	case DS_NAT_FILTERING_ADDRESS_AND_PORT_DEPENDENT: return "address-and-port-dependent";
-	case DS_NAT_FILTERING_UNKNOWN: break;
+	case DS_NAT_FILTERING_ENDPOINT_INDEPENDENT:
+		return "endpoint-independent";
+	case DS_NAT_FILTERING_ADDRESS_DEPENDENT:
+		return "address-dependent";
+	case DS_NAT_FILTERING_ADDRESS_AND_PORT_DEPENDENT:
+		return "address-and-port-dependent";
+	case DS_NAT_FILTERING_UNKNOWN:
+		break;
 	}
 	return "unknown";
 }
@@ -37,9 +46,12 @@ const char *ds_nat_filtering_name(enum ds_nat_filtering f)
 const char *ds_nat_hairpin_name(enum ds_nat_hairpin h)
 {
 	switch (h) {
-	case DS_NAT_HAIRPIN_YES: return "yes";
-	case DS_NAT_HAIRPIN_NO: return "no";
-	case DS_NAT_HAIRPIN_UNKNOWN: break;
+	case DS_NAT_HAIRPIN_YES:
+		return "yes";
+	case DS_NAT_HAIRPIN_NO:
+		return "no";
+	case DS_NAT_HAIRPIN_UNKNOWN:
+		break;
 	}
 	return "unknown";
 }
@@ -54,13 +66,13 @@ bool ds_nat_addr_is_local(const struct ds_addr *a)
 	for (i = ifa; i && !found; i = i->ifa_next) {
 		struct ds_addr x;
 
-		if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET &&
-				     i->ifa_addr->sa_family != AF_INET6))
+		if (!i->ifa_addr ||
+		    (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6))
 			continue;
 		if (ds_addr_from_sockaddr(&x, i->ifa_addr,
 					  i->ifa_addr->sa_family == AF_INET
-						  ? sizeof(struct sockaddr_in)
-						  : sizeof(struct sockaddr_in6)) < 0)
+					      ? sizeof(struct sockaddr_in)
+					      : sizeof(struct sockaddr_in6)) < 0)
 			continue;
 		found = ds_addr_equal_host(&x, a);
 	}
@@ -251,8 +263,8 @@ static unsigned count_requests(struct ds_stun_client *c, const int *ids, size_t 
 	unsigned sum = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		const struct ds_stun_txn_info *info = ids[i] >= 0 ? ds_stun_client_info(c, ids[i])
-								   : NULL;
+		const struct ds_stun_txn_info *info =
+		    ids[i] >= 0 ? ds_stun_client_info(c, ids[i]) : NULL;
 		if (info)
 			sum += info->transmissions;
 	}
@@ -267,7 +279,7 @@ int ds_nat_discover(int fd, const struct ds_addr *local, const struct ds_addr *s
 	struct hairpin_watch hw;
 	struct ds_addr alt_ip_p_port, alt_port, other;
 	const struct ds_stun_txn_info *info;
-	int ids[6] = { -1, -1, -1, -1, -1, -1 };
+	int ids[6] = {-1, -1, -1, -1, -1, -1};
 	int ffd = -1, hfd = -1, ret;
 	bool same_host;
 	int64_t t0 = ds_clock_ns();
@@ -316,8 +328,8 @@ int ds_nat_discover(int fd, const struct ds_addr *local, const struct ds_addr *s
 		ds_addr_set_port(&alt_port, ds_addr_port(&other));
 		if (r->mapping != DS_NAT_MAPPING_NONE) {
 			if (!same_host)
-				ids[1] = start_binding(c, fd, &alt_ip_p_port, NULL, 0, p->software,
-						       0);
+				ids[1] =
+				    start_binding(c, fd, &alt_ip_p_port, NULL, 0, p->software, 0);
 			ids[2] = start_binding(c, fd, &other, NULL, 0, p->software, 0);
 		}
 		ffd = socket_like(local);
@@ -381,8 +393,8 @@ int ds_nat_discover(int fd, const struct ds_addr *local, const struct ds_addr *s
 	}
 
 	if (r->rfc5780 && ids[4] >= 0) {
-		const struct ds_stun_txn_info *i2 = ids[3] >= 0 ? ds_stun_client_info(c, ids[3])
-								: NULL;
+		const struct ds_stun_txn_info *i2 =
+		    ids[3] >= 0 ? ds_stun_client_info(c, ids[3]) : NULL;
 		const struct ds_stun_txn_info *i3 = ds_stun_client_info(c, ids[4]);
 
 		if (i2 && i2->state == DS_STUN_TXN_DONE)

@@ -60,11 +60,11 @@ struct ds_nat_params {
 };
 
 struct ds_nat_result {
-	struct ds_addr local;   /* the socket's address */
-	struct ds_addr server;  /* P */
-	struct ds_addr mapped;  /* M1: XOR-MAPPED-ADDRESS of test I */
-	struct ds_addr other;   /* OTHER-ADDRESS, empty when the server gave none */
-	struct ds_addr origin;  /* RESPONSE-ORIGIN of test I, empty when absent */
+	struct ds_addr local;  /* the socket's address */
+	struct ds_addr server; /* P */
+	struct ds_addr mapped; /* M1: XOR-MAPPED-ADDRESS of test I */
+	struct ds_addr other;  /* OTHER-ADDRESS, empty when the server gave none */
+	struct ds_addr origin; /* RESPONSE-ORIGIN of test I, empty when absent */
 	struct ds_addr mapped2, mapped3;
 	int64_t rtt_ns;         /* test I */
 	unsigned transmissions; /* test I */
@@ -72,10 +72,10 @@ struct ds_nat_result {
 	enum ds_nat_mapping mapping;
 	enum ds_nat_filtering filtering;
 	enum ds_nat_hairpin hairpin;
-	unsigned requests;      /* requests sent, retransmissions included */
-	unsigned rounds;        /* round trips the discovery needed */
+	unsigned requests; /* requests sent, retransmissions included */
+	unsigned rounds;   /* round trips the discovery needed */
 	int64_t elapsed_ns;
-	const char *note;       /* why something is unknown, or NULL */
+	const char *note; /* why something is unknown, or NULL */
 };
 
 /*
@@ -103,8 +103,8 @@ struct ds_nat_binding {
 	struct ds_addr mapped;
 	int64_t rtt_ns;
 	unsigned transmissions;
-	int error_code;          /* an error response's ERROR-CODE, else 0 */
-	char reason[128];        /* its reason phrase */
+	int error_code;           /* an error response's ERROR-CODE, else 0 */
+	char reason[128];         /* its reason phrase */
 	struct ds_addr alternate; /* ALTERNATE-SERVER of a 300 answer, else empty */
 };
 

@@ -145,7 +145,7 @@ static ldns_resolver *make_resolver(const struct ds_resolve_opts *o)
 {
 	ldns_resolver *res = NULL;
 	int64_t to = o->dns_timeout_ns > 0 ? o->dns_timeout_ns : 2000000000LL;
-	struct timeval tv = { .tv_sec = to / 1000000000LL, .tv_usec = to % 1000000000LL / 1000 };
+	struct timeval tv = {.tv_sec = to / 1000000000LL, .tv_usec = to % 1000000000LL / 1000};
 
 	if (o->dns) {
 		char ip[DS_ADDR_STRLEN];
@@ -155,9 +155,8 @@ static ldns_resolver *make_resolver(const struct ds_resolve_opts *o)
 		if (!res)
 			return NULL;
 		ds_addr_format(o->dns, false, ip, sizeof(ip));
-		ns = ldns_rdf_new_frm_str(ds_addr_family(o->dns) == AF_INET6 ? LDNS_RDF_TYPE_AAAA
-									    : LDNS_RDF_TYPE_A,
-					  ip);
+		ns = ldns_rdf_new_frm_str(
+		    ds_addr_family(o->dns) == AF_INET6 ? LDNS_RDF_TYPE_AAAA : LDNS_RDF_TYPE_A, ip);
 		if (!ns || ldns_resolver_push_nameserver(res, ns) != LDNS_STATUS_OK) {
 			ldns_rdf_deep_free(ns);
 			ldns_resolver_deep_free(res);
@@ -179,7 +178,7 @@ static ldns_resolver *make_resolver(const struct ds_resolve_opts *o)
 static void ldns_addresses(ldns_resolver *res, const ldns_rdf *target, uint16_t port, int family,
 			   struct ds_resolved *out)
 {
-	static const ldns_rr_type types[2] = { LDNS_RR_TYPE_AAAA, LDNS_RR_TYPE_A };
+	static const ldns_rr_type types[2] = {LDNS_RR_TYPE_AAAA, LDNS_RR_TYPE_A};
 
 	for (int t = 0; t < 2; t++) {
 		int fam = types[t] == LDNS_RR_TYPE_A ? AF_INET : AF_INET6;
@@ -303,8 +302,7 @@ static bool is_localhost(const char *h)
 	size_t n = strlen(h);
 
 	/* RFC 6761 §6.3: never sent to DNS */
-	return !strcasecmp(h, "localhost") ||
-	       (n > 10 && !strcasecmp(h + n - 10, ".localhost"));
+	return !strcasecmp(h, "localhost") || (n > 10 && !strcasecmp(h + n - 10, ".localhost"));
 }
 
 int ds_resolve_server(const char *spec, const struct ds_resolve_opts *o, struct ds_resolved *out,

@@ -26,21 +26,21 @@ enum ds_resolve_srv_mode {
 };
 
 struct ds_resolve_opts {
-	uint16_t default_port;         /* 3478 */
-	int family;                    /* AF_UNSPEC, AF_INET or AF_INET6 */
+	uint16_t default_port; /* 3478 */
+	int family;            /* AF_UNSPEC, AF_INET or AF_INET6 */
 	enum ds_resolve_srv_mode srv;
-	const char *service;           /* "stun" (default) or "turn" */
-	const struct ds_addr *dns;     /* DNS server for SRV; NULL = /etc/resolv.conf */
-	int64_t dns_timeout_ns;        /* per query; 0 = 2 s */
+	const char *service;       /* "stun" (default) or "turn" */
+	const struct ds_addr *dns; /* DNS server for SRV; NULL = /etc/resolv.conf */
+	int64_t dns_timeout_ns;    /* per query; 0 = 2 s */
 };
 
 struct ds_resolved {
 	char host[DS_RESOLVE_HOST_MAX]; /* the name or literal as given, without brackets */
 	uint16_t port;                  /* the port given, or the default */
 	bool port_given;
-	bool numeric;                   /* host was an IP literal */
-	bool via_srv;                   /* addresses came from SRV records */
-	bool tls;                       /* "stuns:"/"turns:" URI */
+	bool numeric; /* host was an IP literal */
+	bool via_srv; /* addresses came from SRV records */
+	bool tls;     /* "stuns:"/"turns:" URI */
 	size_t n;
 	struct ds_addr addr[DS_RESOLVE_MAX]; /* in preference order */
 };

@@ -36,19 +36,19 @@
 
 #include "addr.h"
 
-#define DS_STUN_MAGIC         0x2112A442u
-#define DS_STUN_HDR_LEN       20
-#define DS_STUN_TID_LEN       12
-#define DS_STUN_ATTR_HDR_LEN  4
+#define DS_STUN_MAGIC           0x2112A442u
+#define DS_STUN_HDR_LEN         20
+#define DS_STUN_TID_LEN         12
+#define DS_STUN_ATTR_HDR_LEN    4
 #define DS_STUN_FINGERPRINT_XOR 0x5354554Eu
-#define DS_STUN_MAX_MSG       (DS_STUN_HDR_LEN + 0xFFFC)
+#define DS_STUN_MAX_MSG         (DS_STUN_HDR_LEN + 0xFFFC)
 /* Attribute limits from RFC 8489 §14 (in bytes of UTF-8). */
-#define DS_STUN_MAX_USERNAME  513
-#define DS_STUN_MAX_REALM     763
-#define DS_STUN_MAX_NONCE     763
-#define DS_STUN_MAX_SOFTWARE  763
-#define DS_STUN_MAX_REASON    763
-#define DS_STUN_MAX_UNKNOWN   16 /* comprehension-required unknowns remembered per message */
+#define DS_STUN_MAX_USERNAME 513
+#define DS_STUN_MAX_REALM    763
+#define DS_STUN_MAX_NONCE    763
+#define DS_STUN_MAX_SOFTWARE 763
+#define DS_STUN_MAX_REASON   763
+#define DS_STUN_MAX_UNKNOWN  16 /* comprehension-required unknowns remembered per message */
 
 /* Message classes (§5: the C1 C0 bits). */
 enum ds_stun_class {

@@ -20,9 +20,9 @@ struct txn {
 	struct ds_addr expect_from;
 	uint8_t *req;
 	size_t req_len;
-	int64_t rto_ns;      /* current interval: doubles after each retransmission */
-	int64_t next_ns;     /* next retransmission or, after the last one, the timeout */
-	int64_t give_up_ns;  /* max_wait cap, 0 none */
+	int64_t rto_ns;     /* current interval: doubles after each retransmission */
+	int64_t next_ns;    /* next retransmission or, after the last one, the timeout */
+	int64_t give_up_ns; /* max_wait cap, 0 none */
 	uint8_t *resp;
 	uint16_t method;
 };
@@ -208,9 +208,8 @@ int ds_stun_client_input(struct ds_stun_client *c, int fd, const void *pkt, size
 		t->info.error = -EPROTO;
 		return -EBADMSG;
 	}
-	if (m.cls == DS_STUN_ERROR &&
-	    (ds_stun_find(&m, DS_STUN_ATTR_ERROR_CODE, &a) < 0 ||
-	     ds_stun_attr_error(&a, &code, NULL, 0) < 0)) {
+	if (m.cls == DS_STUN_ERROR && (ds_stun_find(&m, DS_STUN_ATTR_ERROR_CODE, &a) < 0 ||
+				       ds_stun_attr_error(&a, &code, NULL, 0) < 0)) {
 		t->info.state = DS_STUN_TXN_FAILED;
 		t->info.error = -EPROTO;
 		return -EBADMSG;

@@ -43,26 +43,26 @@ int64_t ds_stun_retrans_timeout_ns(const struct ds_stun_retrans *p);
 
 enum ds_stun_txn_state {
 	DS_STUN_TXN_PENDING,
-	DS_STUN_TXN_DONE,      /* answered: success or error response */
-	DS_STUN_TXN_TIMEOUT,   /* no acceptable answer in time */
-	DS_STUN_TXN_FAILED,    /* send error, or an answer §6.3 says fails the transaction */
+	DS_STUN_TXN_DONE,    /* answered: success or error response */
+	DS_STUN_TXN_TIMEOUT, /* no acceptable answer in time */
+	DS_STUN_TXN_FAILED,  /* send error, or an answer §6.3 says fails the transaction */
 	DS_STUN_TXN_CANCELLED,
 };
 
 struct ds_stun_txn_info {
 	enum ds_stun_txn_state state;
-	int error;              /* -errno for FAILED: -EPROTO unknown attributes, ... */
+	int error; /* -errno for FAILED: -EPROTO unknown attributes, ... */
 	int fd;
-	struct ds_addr dst;     /* where the request went */
-	struct ds_addr from;    /* where the answer came from (DONE) */
+	struct ds_addr dst;  /* where the request went */
+	struct ds_addr from; /* where the answer came from (DONE) */
 	uint8_t tid[DS_STUN_TID_LEN];
 	unsigned transmissions; /* requests sent, retransmissions included */
 	int64_t first_sent_ns, last_sent_ns, answered_ns;
-	int64_t rtt_ns;         /* answer - latest transmission before it (Karn: ambiguous
-				 * when transmissions > 1) */
-	unsigned wrong_source;  /* answers with our id from another address or socket */
-	unsigned duplicates;    /* answers after the first one */
-	unsigned malformed;     /* answers with our id that failed checks */
+	int64_t rtt_ns;        /* answer - latest transmission before it (Karn: ambiguous
+				* when transmissions > 1) */
+	unsigned wrong_source; /* answers with our id from another address or socket */
+	unsigned duplicates;   /* answers after the first one */
+	unsigned malformed;    /* answers with our id that failed checks */
 	size_t resp_len;
 };
 

@@ -60,7 +60,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (ds_stun_iter_next(&it, &a)) {
 		use_attr(&m, &a);
 		count++;
-		if (a.type != DS_STUN_ATTR_FINGERPRINT && a.type != DS_STUN_ATTR_MESSAGE_INTEGRITY &&
+		if (a.type != DS_STUN_ATTR_FINGERPRINT &&
+		    a.type != DS_STUN_ATTR_MESSAGE_INTEGRITY &&
 		    a.type != DS_STUN_ATTR_MESSAGE_INTEGRITY_SHA256)
 			ds_stun_enc_attr(&e, a.type, a.val, a.len);
 	}
@@ -69,7 +70,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ds_stun_enc_integrity(&e, "key", 3);
 	ds_stun_enc_fingerprint(&e);
 	if (ds_stun_enc_finish(&e, &len) == 0) {
-		if (ds_stun_parse(out, len, &m2, NULL) < 0 || ds_stun_check_integrity(&m2, "key", 3))
+		if (ds_stun_parse(out, len, &m2, NULL) < 0 ||
+		    ds_stun_check_integrity(&m2, "key", 3))
 			__builtin_trap();
 	}
 	return 0;

@@ -19,11 +19,11 @@
 #include "stunclient.h"
 
 enum script {
-	ANSWER_OK,              /* a success with XOR-MAPPED-ADDRESS */
-	ANSWER_401,             /* an error response */
-	ANSWER_TRY_ALTERNATE,   /* 300 pointing at the second socket, which answers */
-	ANSWER_FROM_ELSEWHERE,  /* only from the second socket: must not be accepted */
-	ANSWER_TWICE_WRONG_ID,  /* a stray answer with another id, then the real one twice */
+	ANSWER_OK,             /* a success with XOR-MAPPED-ADDRESS */
+	ANSWER_401,            /* an error response */
+	ANSWER_TRY_ALTERNATE,  /* 300 pointing at the second socket, which answers */
+	ANSWER_FROM_ELSEWHERE, /* only from the second socket: must not be accepted */
+	ANSWER_TWICE_WRONG_ID, /* a stray answer with another id, then the real one twice */
 };
 
 static int udp_socket(struct ds_addr *a)
@@ -46,7 +46,8 @@ static void reply(int fd, const uint8_t *tid, const struct ds_addr *to, int code
 	size_t len = 0;
 
 	ds_stun_enc_init(&e, buf, sizeof(buf),
-			 ds_stun_type(DS_STUN_BINDING, code ? DS_STUN_ERROR : DS_STUN_SUCCESS), tid);
+			 ds_stun_type(DS_STUN_BINDING, code ? DS_STUN_ERROR : DS_STUN_SUCCESS),
+			 tid);
 	if (code)
 		ds_stun_enc_error(&e, code, code == 300 ? "Try Alternate" : "Unauthorized");
 	else
@@ -104,7 +105,7 @@ static void serve(enum script sc, int s1, int s2, const struct ds_addr *a2)
 
 static int run_script(enum script sc, struct ds_nat_binding *b, struct ds_addr *client)
 {
-	struct ds_stun_retrans rp = { .rto_ns = 50 * DS_NSEC_PER_MSEC, .rc = 2, .rm = 2 };
+	struct ds_stun_retrans rp = {.rto_ns = 50 * DS_NSEC_PER_MSEC, .rc = 2, .rm = 2};
 	struct ds_addr a1, a2;
 	int s1 = udp_socket(&a1), s2 = udp_socket(&a2), fd = udp_socket(client), r, st;
 	pid_t pid = fork();

@@ -42,9 +42,10 @@ static void literals_names_and_uris_parse(void)
 
 static void bad_specs_say_why(void)
 {
-	static const char *bad[] = { "", "stun:", "host name", "host:0", "host:65536", "host:x",
-				     "[2001:db8::1", "stun:host?transport=udp", "a..b",
-				     "user@host", "1.2.3.4:99999", "-" };
+	static const char *bad[] = {
+	    "",           "stun:",     "host name",     "host:0",
+	    "host:65536", "host:x",    "[2001:db8::1",  "stun:host?transport=udp",
+	    "a..b",       "user@host", "1.2.3.4:99999", "-"};
 	struct ds_resolved r;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -61,7 +62,7 @@ static void bad_specs_say_why(void)
 
 static void literals_and_localhost_resolve_without_dns(void)
 {
-	struct ds_resolve_opts o = { .default_port = 3478, .family = AF_UNSPEC };
+	struct ds_resolve_opts o = {.default_port = 3478, .family = AF_UNSPEC};
 	struct ds_resolved r;
 	char buf[DS_ADDR_STRLEN];
 

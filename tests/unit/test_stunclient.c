@@ -76,7 +76,7 @@ static int count_received(int fd, int64_t wait_ns)
 {
 	uint8_t buf[1500];
 	int n = 0;
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
 
 	while (poll(&pfd, 1, (int)(wait_ns / DS_NSEC_PER_MSEC)) > 0)
 		while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
@@ -168,7 +168,7 @@ static void unknown_ids_requests_and_garbage_are_not_ours(void)
 {
 	struct ds_stun_client *c = NULL;
 	struct pair p;
-	uint8_t req[64], ans[128], tid[12] = { 1 };
+	uint8_t req[64], ans[128], tid[12] = {1};
 	size_t rl, al;
 	int id;
 
@@ -226,7 +226,7 @@ static void unknown_comprehension_required_attribute_fails_the_transaction(void)
 
 static void retransmits_per_rfc8489_schedule_then_times_out_and_late_answers_are_ignored(void)
 {
-	struct ds_stun_retrans rp = { .rto_ns = 20 * DS_NSEC_PER_MSEC, .rc = 4, .rm = 3 };
+	struct ds_stun_retrans rp = {.rto_ns = 20 * DS_NSEC_PER_MSEC, .rc = 4, .rm = 3};
 	struct ds_stun_client *c = NULL;
 	struct pair p;
 	uint8_t req[64], ans[128];
@@ -252,9 +252,9 @@ static void retransmits_per_rfc8489_schedule_then_times_out_and_late_answers_are
 	CHECK_INT(count_received(p.sfd, 10 * DS_NSEC_PER_MSEC), 4);
 	al = binding_answer(ans, sizeof(ans), req + 8, &p.caddr, DS_STUN_SUCCESS, 0);
 	CHECK_INT(ds_stun_client_input(c, p.cfd, ans, al, &p.saddr, ds_clock_ns()), -EALREADY);
-	CHECK_INT(ds_stun_retrans_timeout_ns(&(struct ds_stun_retrans){ 500 * DS_NSEC_PER_MSEC, 7,
-									16 }),
-		  39500 * DS_NSEC_PER_MSEC);
+	CHECK_INT(
+	    ds_stun_retrans_timeout_ns(&(struct ds_stun_retrans){500 * DS_NSEC_PER_MSEC, 7, 16}),
+	    39500 * DS_NSEC_PER_MSEC);
 	ds_stun_client_free(c);
 	pair_close(&p);
 }
@@ -285,7 +285,7 @@ static void max_wait_cuts_the_schedule_short(void)
 /* The server socket answers once the first retransmission arrives: run() matches it. */
 static void run_matches_a_real_answer_over_the_socket(void)
 {
-	struct ds_stun_retrans rp = { .rto_ns = 30 * DS_NSEC_PER_MSEC, .rc = 3, .rm = 2 };
+	struct ds_stun_retrans rp = {.rto_ns = 30 * DS_NSEC_PER_MSEC, .rc = 3, .rm = 2};
 	struct ds_stun_client *c = NULL;
 	struct pair p;
 	uint8_t req[64], ans[128];
