@@ -155,7 +155,8 @@ int main(int argc, char **argv)
 	ds_msg_init(argv[0]);
 	cfg.port = DS_WIRE_DEFAULT_PORT;
 	cfg.rate_pps = 2000;
-	while ((opt = getopt_long(argc, argv, "k:n:p:46qvhV", long_opts, NULL)) != -1) {
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":k:n:p:46qvhV", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'k':
 			key = optarg;
@@ -234,6 +235,8 @@ int main(int argc, char **argv)
 		case 'V':
 			ds_version_print(stdout, "ds-agent");
 			return DS_EXIT_OK;
+		case ':':
+			ds_usage_error("option '%s' needs a value", argv[optind - 1]);
 		default:
 			ds_usage_error("unknown option '%s'", argv[optind - 1]);
 		}

@@ -301,7 +301,11 @@ int ds_paths_parse(const char *data, size_t len,
 			continue;
 		if (loc && *loc && ds_addr_parse(loc, 0, DS_ADDR_PORT_OPTIONAL, &p.local) != 0)
 			p.local.len = 0;
-		if (conf && *conf && ds_time_parse_iso8601(conf, &p.confirmed_ns) != 0)
+		/* Years past 2261 overflow int64 nanoseconds (and ds_time_parse_iso8601 does
+		 * not check that): only plausible years are parsed. */
+		if (conf && *conf && (strlen(conf) < 4 || strncmp(conf, "1970", 4) < 0 ||
+				      strncmp(conf, "2200", 4) > 0 ||
+				      ds_time_parse_iso8601(conf, &p.confirmed_ns) != 0))
 			p.confirmed_ns = 0;
 		memcpy(p.peer, peer, strlen(peer) + 1);
 		fn(arg, &p);
