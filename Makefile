@@ -5,6 +5,7 @@
 #   libds/*.c              -> build/libds.a
 #   cmd/ds-*.c             -> bin/ds-*           (one thin program per tool)
 #   tests/unit/test_*.c    -> build/tests/test_* (run by tests/run)
+#   (SANITIZE=1: build/asan/libds.a, build/asan/bin/ds-*, build/asan/tests/test_*)
 #   tests/fuzz/fuzz_*.c    -> build/fuzz/fuzz_*  (libFuzzer, clang)
 #   tests/cli/*.sh, tests/lab/*.sh               (run by tests/run)
 
@@ -32,9 +33,15 @@ LDLIBS    += -Wl,--as-needed $(PKGLIBS) -lnet -lcsv -lmnl -lm -lpthread
 ifeq ($(WERROR),1)
 CFLAGS    += -Werror
 endif
+# Sanitized builds live apart (build/asan, tools in build/asan/bin), so a plain and a
+# sanitized build never mix objects, even when both run at once.
+B         := build
+BIN       := bin
 ifeq ($(SANITIZE),1)
 CFLAGS    += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS   += -fsanitize=address,undefined
+B         := build/asan
+BIN       := build/asan/bin
 endif
 
 # Quiet unless V=1.
@@ -47,48 +54,50 @@ say = @printf '  %-6s %s\n' $(1) $(2);
 endif
 
 LIB_SRC   := $(sort $(wildcard libds/*.c))
-LIB_OBJ   := $(LIB_SRC:libds/%.c=build/libds/%.o)
+LIB_OBJ   := $(LIB_SRC:libds/%.c=$(B)/libds/%.o)
 CMD_SRC   := $(sort $(wildcard cmd/ds-*.c))
-TOOLS     := $(CMD_SRC:cmd/%.c=bin/%)
+TOOLS     := $(CMD_SRC:cmd/%.c=$(BIN)/%)
 SCRIPTS   := $(sort $(wildcard scripts/ds-*))
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
-UNITS     := $(UNIT_SRC:tests/unit/%.c=build/tests/%)
+UNITS     := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZERS   := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 MANPAGES  := $(sort $(wildcard man/*.[0-9]))
 
 .PHONY: all test check unit fuzz fuzz-build bench install uninstall clean format
-all: build/libds.a $(TOOLS) $(UNITS)
+all: $(B)/libds.a $(TOOLS) $(UNITS)
 
 # Rebuild everything when the flags change (SANITIZE=1 after a plain build, and back).
 FLAGS_NOW := $(CC) $(CFLAGS) $(LDFLAGS) $(LDLIBS)
-ifneq ($(shell cat build/flags.stamp 2>/dev/null),$(FLAGS_NOW))
-$(shell mkdir -p build && printf '%s' '$(subst ','\'',$(FLAGS_NOW))' > build/flags.stamp)
+ifneq ($(shell cat $(B)/flags.stamp 2>/dev/null),$(FLAGS_NOW))
+$(shell mkdir -p $(B) && printf '%s' '$(subst ','\'',$(FLAGS_NOW))' > $(B)/flags.stamp)
 endif
 
-build/libds/%.o: libds/%.c build/flags.stamp
+$(B)/libds/%.o: libds/%.c $(B)/flags.stamp
 	@mkdir -p $(@D)
 	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-build/libds.a: $(LIB_OBJ)
+$(B)/libds.a: $(LIB_OBJ)
 	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
 
-build/cmd/%.o: cmd/%.c build/flags.stamp
+$(B)/cmd/%.o: cmd/%.c $(B)/flags.stamp
 	@mkdir -p $(@D)
 	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-bin/%: build/cmd/%.o build/libds.a
+$(BIN)/%: $(B)/cmd/%.o $(B)/libds.a
 	@mkdir -p $(@D)
-	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $< build/libds.a $(LDLIBS)
+	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $< $(B)/libds.a $(LDLIBS)
 
-build/tests/%.o: tests/unit/%.c tests/unit/unit.h build/flags.stamp
+$(B)/tests/%.o: tests/unit/%.c tests/unit/unit.h $(B)/flags.stamp
 	@mkdir -p $(@D)
 	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -c -o $@ $<
 
-build/tests/test_%: build/tests/test_%.o build/libds.a
-	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $< build/libds.a $(LDLIBS)
+$(B)/tests/test_%: $(B)/tests/test_%.o $(B)/libds.a
+	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $< $(B)/libds.a $(LDLIBS)
 
 # make test: unit, CLI and lab tests; ends with "N passed, N failed, N skipped".
+export DS_BIN := $(abspath $(BIN))
+export DS_UNIT_DIR := $(abspath $(B)/tests)
 test check: all
 	$(Q)tests/run $(TESTS)
 
@@ -138,5 +147,5 @@ format:
 clean:
 	rm -rf build bin
 
--include $(LIB_OBJ:.o=.d) $(CMD_SRC:cmd/%.c=build/cmd/%.d) $(UNIT_SRC:tests/unit/%.c=build/tests/%.d)
+-include $(LIB_OBJ:.o=.d) $(CMD_SRC:cmd/%.c=$(B)/cmd/%.d) $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%.d)
 .SECONDARY:

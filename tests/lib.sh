@@ -7,7 +7,9 @@
 #   expect_exit CODE NAME CMD...                      pass if CMD exits CODE
 : "${DS_ROOT:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 export DS_ROOT
-export PATH="$DS_ROOT/bin:$DS_ROOT/scripts:$PATH"
+: "${DS_BIN:=$DS_ROOT/bin}"
+export DS_BIN
+export PATH="$DS_BIN:$DS_ROOT/scripts:$PATH"
 T_NAME=$(basename "$0" .sh)
 T_FAILS=0
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/ds-test.XXXXXX")

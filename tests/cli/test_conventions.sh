@@ -7,7 +7,7 @@
 . "$(dirname "$0")/../lib.sh"
 
 tools=()
-for t in "$DS_ROOT"/bin/ds-* "$DS_ROOT"/scripts/ds-*; do
+for t in "$DS_BIN"/ds-* "$DS_ROOT"/scripts/ds-*; do
 	[ -x "$t" ] && tools+=("$t")
 done
 [ ${#tools[@]} -gt 0 ] || { echo "no tools built"; exit 77; }
