@@ -716,6 +716,11 @@ long ds_report_read(struct ds_report *rep, struct ds_csv_reader *rd, ds_report_w
 	if (ds_results_columns_find(rd, &cols, missing) < 0)
 		return -EBADMSG;
 	while ((r = ds_csv_reader_next(rd)) != 0) {
+		const char *ts = r > 0 ? ds_csv_reader_get(rd, cols.index[DS_COL_TS]) : NULL;
+
+		/* Files joined with cat(1) repeat the header: not an error worth a warning. */
+		if (ts && strcmp(ts, "ts") == 0)
+			continue;
 		if (r < 0) {
 			if (warn)
 				warn(ctx, ds_csv_reader_line(rd),
@@ -1308,12 +1313,13 @@ static const struct om_gauge om_gauges[] = {
 	{"ds_report_rtt_baseline_seconds",
 	 "Baseline round-trip time of the direction (low percentile of its history).",
 	 DS_METRIC_LATENCY, true, 1e-3},
-	{"ds_report_throughput_bits_per_second",
+	/* Bytes, not bits: Prometheus' base unit (promtool says so); Mbit/s × 125000. */
+	{"ds_report_throughput_bytes_per_second",
 	 "Packet-pair bottleneck rate of the latest measurement of the direction.",
-	 DS_METRIC_THROUGHPUT, false, 1e6},
-	{"ds_report_throughput_baseline_bits_per_second",
+	 DS_METRIC_THROUGHPUT, false, 125000},
+	{"ds_report_throughput_baseline_bytes_per_second",
 	 "Baseline bottleneck rate of the direction (high percentile of its history).",
-	 DS_METRIC_THROUGHPUT, true, 1e6},
+	 DS_METRIC_THROUGHPUT, true, 125000},
 	{"ds_report_loss_ratio", "Packet loss of the latest measurement of the direction, 0..1.",
 	 DS_METRIC_LOSS, false, 1e-2},
 	{"ds_report_loss_baseline_ratio",
@@ -1322,14 +1328,14 @@ static const struct om_gauge om_gauges[] = {
 };
 
 static void om_cell_labels(FILE *f, const struct ds_report *rep, size_t i, size_t j,
-			   const struct ds_report_cell *c)
+			   const char *path)
 {
 	fputc('{', f);
 	om_label(f, "src", ds_report_agent(rep, i));
 	fputc(',', f);
 	om_label(f, "dst", ds_report_agent(rep, j));
 	fputc(',', f);
-	om_label(f, "path", c->path);
+	om_label(f, "path", path);
 }
 
 int ds_report_write_openmetrics(const struct ds_report *rep, const struct ds_report_format *fmt,
@@ -1366,7 +1372,7 @@ int ds_report_write_openmetrics(const struct ds_report *rep, const struct ds_rep
 				if (isnan(x))
 					continue;
 				fputs(og->name, f);
-				om_cell_labels(f, rep, i, j, c);
+				om_cell_labels(f, rep, i, j, v->path);
 				fprintf(f, "} %.9g\n", x * og->scale);
 			}
 		}
@@ -1387,7 +1393,7 @@ int ds_report_write_openmetrics(const struct ds_report *rep, const struct ds_rep
 				if (!(fmt->metrics & (1u << m)) || c->m[m].status == DS_STATUS_NONE)
 					continue;
 				fputs("ds_report_status", f);
-				om_cell_labels(f, rep, i, j, c);
+				om_cell_labels(f, rep, i, j, c->m[m].path);
 				fputc(',', f);
 				om_label(f, "metric", metric_names[m]);
 				fprintf(f, "} %d\n", c->m[m].status - DS_STATUS_WITHIN);
@@ -1421,7 +1427,7 @@ int ds_report_write_openmetrics(const struct ds_report *rep, const struct ds_rep
 			if (!c)
 				continue;
 			fputs("ds_report_last_row_timestamp_seconds", f);
-			om_cell_labels(f, rep, i, j, c);
+			om_cell_labels(f, rep, i, j, c->path);
 			fprintf(f, "} %.3f\n", (double)c->last_ts_ns / 1e9);
 		}
 	}
