@@ -135,6 +135,19 @@ out=$(ds-stun -4 -p $LP --state "$TMP/nostate" 127.0.0.1:$P 2>&1 >/dev/null); rc
 [ $rc -eq 0 ] && [ "$out" = "ds-stun: no agent at $TMP/nostate, binding port $LP itself (cold path)" ] &&
 	pass "state-without-agent-says-cold-path" || fail "state-without-agent-says-cold-path" "rc $rc: $out"
 
+mkdir -p "$TMP/st"
+python3 -c "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])" "$TMP/st/agent.sock" 2>/dev/null
+if [ -S "$TMP/st/agent.sock" ]; then
+	out=$(ds-stun -4 -p $LP --state "$TMP/st" 127.0.0.1:$P 2>&1 >/dev/null); rc=$?
+	[ $rc -eq 0 ] && echo "$out" | grep -q "binding port $LP itself (cold path)" &&
+		pass "state-with-agent-socket-still-cold-and-says-so" ||
+		fail "state-with-agent-socket-still-cold-and-says-so" "rc $rc: $out"
+else
+	skip "state-with-agent-socket-still-cold-and-says-so" "cannot make a unix socket"
+fi
+out=$(ds-stun -q -4 -p $LP --state "$TMP/nostate" 127.0.0.1:$P 2>&1 >/dev/null)
+[ -z "$out" ] && pass "quiet-silences-messages" || fail "quiet-silences-messages" "$out"
+
 # --- no server answers: exit 1, and quickly with a short schedule ---
 start=$(date +%s%N)
 expect_exit 1 "no-answer-exit-1" ds-stun -4 -p 0 --rto 20ms --rc 2 --rm 2 127.0.0.1:$DEAD
