@@ -812,6 +812,32 @@ int ds_stun_check_integrity_sha256(const struct ds_stun_msg *m, const void *key,
 			 keylen);
 }
 
+/* ---- answering ---- */
+
+int ds_stun_answer_binding(const struct ds_stun_msg *req, const struct ds_addr *from,
+			   const char *software, void *buf, size_t cap, size_t *len)
+{
+	struct ds_stun_enc e;
+
+	if (req->method != DS_STUN_BINDING || req->cls != DS_STUN_REQUEST)
+		return -EINVAL;
+	if (req->n_unknown) {
+		ds_stun_enc_init(&e, buf, cap, ds_stun_type(DS_STUN_BINDING, DS_STUN_ERROR),
+				 req->tid);
+		ds_stun_enc_error(&e, DS_STUN_ERR_UNKNOWN_ATTRIBUTE, "Unknown Attribute");
+		ds_stun_enc_unknown(&e, req->unknown, req->n_unknown);
+	} else {
+		ds_stun_enc_init(&e, buf, cap, ds_stun_type(DS_STUN_BINDING, DS_STUN_SUCCESS),
+				 req->tid);
+		ds_stun_enc_xor_addr(&e, DS_STUN_ATTR_XOR_MAPPED_ADDRESS, from);
+	}
+	if (software)
+		ds_stun_enc_str(&e, DS_STUN_ATTR_SOFTWARE, software);
+	if (req->fingerprint_off)
+		ds_stun_enc_fingerprint(&e);
+	return ds_stun_enc_finish(&e, len);
+}
+
 /* ---- keys ---- */
 
 int ds_stun_key_short_term(const char *password, uint8_t *key, size_t cap, size_t *keylen)

@@ -280,6 +280,15 @@ int ds_stun_get_addr(const struct ds_stun_msg *m, uint16_t type, struct ds_addr 
 int ds_stun_check_integrity(const struct ds_stun_msg *m, const void *key, size_t keylen);
 int ds_stun_check_integrity_sha256(const struct ds_stun_msg *m, const void *key, size_t keylen);
 
+/*
+ * A server's answer to a Binding request (§6.3.1), for the agent's warm port and tests:
+ * a 420 error listing the request's unknown comprehension-required attributes, or else a
+ * success with XOR-MAPPED-ADDRESS = from; FINGERPRINT when the request carried one.
+ * software may be NULL. 0 with *len; -EINVAL when req is no Binding request; -ENOSPC.
+ */
+int ds_stun_answer_binding(const struct ds_stun_msg *req, const struct ds_addr *from,
+			   const char *software, void *buf, size_t cap, size_t *len);
+
 /* ---- keys (§9.1.1, §9.2.2) ---- */
 
 #define DS_STUN_KEY_MAX 32

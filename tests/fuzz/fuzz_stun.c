@@ -53,6 +53,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ds_stun_get_addr(&m, DS_STUN_ATTR_OTHER_ADDRESS, &addr);
 	ds_stun_check_integrity(&m, "key", 3);
 	ds_stun_check_integrity_sha256(&m, "key", 3);
+	/* answer it as a server would; the answer must parse */
+	memset(&addr, 0, sizeof(addr));
+	addr.sin.sin_family = AF_INET;
+	addr.len = sizeof(addr.sin);
+	if (ds_stun_answer_binding(&m, &addr, "fuzz", out, 512, &len) == 0 &&
+	    ds_stun_parse(out, len, &m2, NULL) < 0)
+		__builtin_trap();
 
 	/* Re-encode what the iterator yields; the copy must parse again. */
 	ds_stun_enc_init(&e, out, sizeof(out), m.type & 0x3FFF, m.tid);

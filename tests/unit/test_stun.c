@@ -626,6 +626,50 @@ static void rfc5780_attributes_round_trip(void)
 	CHECK_INT(m.n_unknown, 0);
 }
 
+static void binding_answers_are_420_for_unknown_attributes_else_success(void)
+{
+	uint8_t req[128], ans[256];
+	struct ds_stun_enc e;
+	struct ds_stun_msg rm, am;
+	struct ds_stun_attr a;
+	struct ds_addr from = addr("[2001:db8::5]:41878"), got;
+	uint16_t types[4];
+	size_t len = 0, alen = 0, n = 0;
+	int code = 0;
+
+	ds_stun_enc_init(&e, req, sizeof(req), ds_stun_type(DS_STUN_BINDING, DS_STUN_REQUEST),
+			 NULL);
+	ds_stun_enc_fingerprint(&e);
+	ds_stun_enc_finish(&e, &len);
+	CHECK_INT(ds_stun_parse(req, len, &rm, NULL), 0);
+	CHECK_INT(ds_stun_answer_binding(&rm, &from, "x", ans, sizeof(ans), &alen), 0);
+	CHECK_INT(ds_stun_parse(ans, alen, &am, NULL), 0);
+	CHECK_INT(am.cls, DS_STUN_SUCCESS);
+	CHECK(memcmp(am.tid, rm.tid, 12) == 0);
+	CHECK(am.fingerprint_off != 0);
+	CHECK_INT(ds_stun_get_addr(&am, DS_STUN_ATTR_XOR_MAPPED_ADDRESS, &got), 0);
+	CHECK(ds_addr_equal(&got, &from));
+
+	ds_stun_enc_init(&e, req, sizeof(req), ds_stun_type(DS_STUN_BINDING, DS_STUN_REQUEST),
+			 NULL);
+	ds_stun_enc_u32(&e, 0x7F33, 0);
+	ds_stun_enc_finish(&e, &len);
+	CHECK_INT(ds_stun_parse(req, len, &rm, NULL), 0);
+	CHECK_INT(ds_stun_answer_binding(&rm, &from, NULL, ans, sizeof(ans), &alen), 0);
+	CHECK_INT(ds_stun_parse(ans, alen, &am, NULL), 0);
+	CHECK_INT(am.cls, DS_STUN_ERROR);
+	CHECK_INT(am.fingerprint_off, 0);
+	CHECK_INT(ds_stun_find(&am, DS_STUN_ATTR_ERROR_CODE, &a), 0);
+	CHECK_INT(ds_stun_attr_error(&a, &code, NULL, 0), 0);
+	CHECK_INT(code, 420);
+	CHECK_INT(ds_stun_find(&am, DS_STUN_ATTR_UNKNOWN_ATTRIBUTES, &a), 0);
+	CHECK_INT(ds_stun_attr_unknown(&a, types, 4, &n), 0);
+	CHECK_INT(n, 1);
+	CHECK_INT(types[0], 0x7F33);
+	/* an answer is not a request */
+	CHECK_INT(ds_stun_answer_binding(&am, &from, NULL, ans, sizeof(ans), &alen), -EINVAL);
+}
+
 static void crc32_matches_the_standard_check_value(void)
 {
 	CHECK(ds_stun_crc32("123456789", 9) == 0xCBF43926u);
@@ -650,6 +694,7 @@ int main(void)
 	UNIT_RUN(attributes_after_integrity_are_ignored_and_after_fingerprint_rejected);
 	UNIT_RUN(encoder_reports_a_full_buffer);
 	UNIT_RUN(rfc5780_attributes_round_trip);
+	UNIT_RUN(binding_answers_are_420_for_unknown_attributes_else_success);
 	UNIT_RUN(crc32_matches_the_standard_check_value);
 	UNIT_EXIT();
 }
