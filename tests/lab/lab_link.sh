@@ -92,4 +92,8 @@ ds-lab set left wan rate=0 && ds-lab set left wan shaper=tbf rate=20mbit burst=3
 if ip netns exec "$(ds-lab ns left)" tc qdisc show dev eth0 | grep -q 'tbf .*rate 20Mbit'; then
 	pass shaper-tbf-installed
 else fail shaper-tbf-installed "$(ip netns exec "$(ds-lab ns left)" tc qdisc show dev eth0)"; fi
+ds-lab set left wan shaper=htb rate=10mbit || fail set-htb "ds-lab set shaper=htb failed"
+if ip netns exec "$(ds-lab ns left)" tc class show dev eth0 | grep -q 'htb 1:1 .*rate 10Mbit'; then
+	pass shaper-htb-installed
+else fail shaper-htb-installed "$(ip netns exec "$(ds-lab ns left)" tc class show dev eth0)"; fi
 t_done
