@@ -1548,8 +1548,13 @@ static int on_destroy(const struct ds_tcp_session *k, void *arg)
 	if (k->state == TCP_LISTEN)
 		return 0;
 	if (s) {
-		/* Keep what only a live socket tells: owner, addresses (same), first seen. */
-		s->k = *k;
+		/*
+		 * Keep what only a live socket tells: owner, first seen. An abortive close
+		 * (SO_LINGER 0, tcp_disconnect) zeroes the kernel's counters before the
+		 * socket is destroyed: then the last sweep's counters are the better ones.
+		 */
+		if (k->has_info && k->segs_out >= s->k.segs_out)
+			s->k = *k;
 		s->k.inode = 0;
 		emit_history(c->a, c->o, s, "closed", now, sess_age_s(s, now));
 		table_remove(&c->L->table, s);
