@@ -56,6 +56,27 @@ if ds-lab exec a1 -- ping -6 -c 1 -W 2 -q "$(ds-lab addr a6 v6)" >/dev/null; the
 else fail a1-v6-out-passes; fi
 if ds-lab exec a6 -- ping -6 -c 1 -W 1 -q "$(ds-lab addr a1 v6)" >/dev/null 2>&1; then fail a6-v6-in-dropped
 else pass a6-v6-in-dropped; fi
+# TURN allocations and relayed traffic (turnutils_uclient, from behind the full-cone home):
+# long-term credentials on 3478, REST shared-secret credentials on 3480, wrong ones refused.
+uclient() { # name args...
+	local n=$1
+	shift
+	ds-lab exec a3 -- timeout 20 turnutils_uclient -y -n 2 -m 1 "$@" "$stun4" >"$TMP/uc-$n" 2>&1
+	echo $? >"$TMP/uc-$n.rc"
+}
+uclient lt -u ds -w dspass &
+uclient lt-bad -u ds -w wrong &
+uclient rest -p 3480 -W dslabsecret -u alice &
+uclient rest-bad -p 3480 -W wrongsecret -u alice &
+wait
+for n in lt rest; do
+	if [ "$(cat "$TMP/uc-$n.rc")" = 0 ] && grep -q 'Total lost packets 0' "$TMP/uc-$n"; then
+		pass "turn-$n-credentials-relay"
+	else fail "turn-$n-credentials-relay" "$(tail -2 "$TMP/uc-$n" | tr '\n' ' ')"; fi
+	if [ "$(cat "$TMP/uc-$n-bad.rc")" != 0 ]; then pass "turn-$n-wrong-credentials-refused"
+	else fail "turn-$n-wrong-credentials-refused"; fi
+done
+
 # impairing a LAN link at run time, each way: office -> a1 is queued in the office NAT's
 # POSTROUTING (a1 is an end host), a1 -> office in the NAT's PREROUTING (by a1's MAC);
 # a2, on the same LAN, is not affected.
