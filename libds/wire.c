@@ -247,7 +247,7 @@ int ds_wire_open(struct ds_wire_key *k, const uint8_t *pkt, size_t len, uint8_t 
 		goto bad;
 	if (EVP_CIPHER_CTX_ctrl(k->ctx, EVP_CTRL_AEAD_SET_TAG, DS_WIRE_TAG_LEN, tag) != 1)
 		return -EIO;
-	ok = EVP_DecryptFinal_ex(k->ctx, body_out + blen, &fin);
+	ok = EVP_DecryptFinal_ex(k->ctx, tag, &fin); /* an AEAD writes nothing here */
 	if (ok != 1)
 		goto bad;
 	*body_len = blen;
