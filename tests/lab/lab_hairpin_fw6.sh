@@ -12,6 +12,15 @@ export DS_LAB_RUN=$TMP/run
 on_exit "ds-lab down"
 ds-lab up "$DS_ROOT/examples/lab/hairpin.topo" || { fail up "ds-lab up hairpin.topo"; t_done; }
 stun=$(ds-lab addr stun v4)
+# wait_udp NODE PORT: until something listens on that UDP port in NODE (5 s at most)
+wait_udp() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		ds-lab exec "$1" -- ss -Hlun "sport = :$2" | grep -q . && return 0
+		sleep 0.1
+	done
+	return 1
+}
 # socat runs this for a received datagram: print it and where it came from
 printf '#!/bin/sh\necho "$(cat) from $SOCAT_PEERADDR"\n' >"$TMP/show"
 chmod +x "$TMP/show"
@@ -26,7 +35,7 @@ hairpin() {
 	ds-lab exec "$b" -- timeout 3 socat -u "UDP4-RECVFROM:5000,reuseaddr" \
 		"EXEC:$TMP/show" >"$TMP/hp-$b" 2>/dev/null &
 	local rx=$!
-	sleep 0.3
+	wait_udp "$b" 5000 || echo "no listener on $b:5000" >&2
 	echo "hello-$a" | ds-lab exec "$a" -- socat -u - "UDP4-SENDTO:$pub:5000"
 	wait $rx || true
 	cat "$TMP/hp-$b"
@@ -60,14 +69,14 @@ else pass fw6-unsolicited-ping-dropped; fi
 # unsolicited UDP to a listening port never arrives
 ds-lab exec in6 -- timeout 2 socat -u UDP6-RECVFROM:6000,reuseaddr - >"$TMP/u6" 2>/dev/null &
 rx=$!
-sleep 0.3
+wait_udp in6 6000 || echo "no listener on in6:6000" >&2
 echo unsolicited | ds-lab exec out6 -- socat -u - "UDP6-SENDTO:[$in6]:6000"
 wait $rx || true
 if [ -s "$TMP/u6" ]; then fail fw6-unsolicited-udp-dropped "got $(cat "$TMP/u6")"
 else pass fw6-unsolicited-udp-dropped; fi
 # a UDP reply to what in6 sent first passes
 ds-lab exec out6 -- timeout 3 socat -T 2 "UDP6-RECVFROM:7000,reuseaddr" SYSTEM:'cat; echo reply' >/dev/null 2>&1 &
-sleep 0.3
+wait_udp out6 7000 || echo "no listener on out6:7000" >&2
 got=$(echo ask | ds-lab exec in6 -- timeout 2 socat -T 1 - "UDP6-SENDTO:[$out6]:7000,sourceport=6001" 2>/dev/null | grep reply)
 wait || true
 if [ "$got" = reply ]; then pass fw6-udp-reply-passes

@@ -53,7 +53,7 @@ else fail loss-applied-where-packets-arrive "no loss rule in wan's namespace"; f
 # Rate: 10 Mbit/s through ds-link, TCP goodput by iperf3.
 ds-lab set left wan loss=0 rate=10mbit || fail set-rate "ds-lab set failed"
 ds-lab exec right -- iperf3 -s -1 -D --logfile "$TMP/iperf-s.log"
-sleep 0.3
+for i in $(seq 50); do ds-lab exec right -- ss -Hltn 'sport = :5201' | grep -q . && break; sleep 0.1; done
 ds-lab exec left -- iperf3 -c "$right" -t 4 -O 1 -J >"$TMP/iperf.json" 2>&1 || true
 mbps=$(sed -n '/"sum_received"/,/}/p' "$TMP/iperf.json" | sed -n 's/.*"bits_per_second":[[:space:]]*\([0-9.e+]*\).*/\1/p' | head -1 |
 	awk '{ printf "%.2f", $1 / 1e6 }')
@@ -66,6 +66,7 @@ else fail rate-10mbit-iperf3-9-to-10.5 "got ${mbps:-nothing} Mbit/s"; fi
 # kernel timestamps (tshark) are taken after the wan namespace has released the packets.
 if command -v tshark >/dev/null && command -v socat >/dev/null; then
 	ds-lab exec right -- socat -u UDP4-RECV:9999 /dev/null &
+	for i in $(seq 50); do ds-lab exec right -- ss -Hlun 'sport = :9999' | grep -q . && break; sleep 0.1; done
 	ds-lab exec right -- timeout 20 tshark -n -i eth0 -f 'udp dst port 9999' -T fields \
 		-e frame.time_epoch -c 80 >"$TMP/pp.txt" 2>"$TMP/pp.err" &
 	cap=$!
