@@ -35,6 +35,23 @@ if [ "$m" = 600 ]; then pass genkey-restricts-stdout-file; else fail genkey-rest
 (umask 022; ds-key genkey 2>"$TMP/err" | cat >/dev/null)
 check genkey-to-pipe-no-warning test ! -s "$TMP/err"
 
+# a stdout file it may not restrict (not its owner): the key is written, with wg's warning
+if [ "$(id -u)" -eq 0 ] && command -v runuser >/dev/null &&
+	runuser -u nobody -- test -x "$DS_ROOT/bin/ds-key" 2>/dev/null; then
+	mkdir "$TMP/shared" && chmod 1777 "$TMP/shared" && chmod 755 "$TMP"
+	touch "$TMP/shared/open.key" && chmod 666 "$TMP/shared/open.key"
+	runuser -u nobody -- sh -c "'$DS_ROOT/bin/ds-key' genkey >'$TMP/shared/open.key'" 2>"$TMP/err"; rc=$?
+	if [ $rc -eq 0 ] && grep -q 'warning: writing a private key to a file that group or others can read (mode 0666)' "$TMP/err" &&
+		grep -Eq "$b64key" "$TMP/shared/open.key"; then
+		pass genkey-warns-when-it-cannot-restrict
+	else
+		fail genkey-warns-when-it-cannot-restrict "exit $rc: $(cat "$TMP/err")"
+	fi
+	chmod 700 "$TMP"
+else
+	skip genkey-warns-when-it-cannot-restrict "needs root, runuser, and bin/ds-key reachable by nobody"
+fi
+
 # -k: created 0600 whatever the umask, never overwritten
 (umask 000; ds-key genkey -k "$TMP/new.key")
 m=$(mode_of "$TMP/new.key")
