@@ -47,11 +47,12 @@ struct ds_agent;
 struct apeer {
 	struct ds_agent *a;
 	const struct ds_peer *cfg;
-	struct ds_pair *pair;
+	struct ds_pair_keys keys; /* derived at start */
+	struct ds_pair *pair;     /* made when first needed (see pair_of) */
 	struct ds_addr path[2], path_local[2]; /* per family: where it was last heard from */
 	int64_t path_rx_ns[2];                  /* monotonic, 0 = never confirmed */
 	int64_t confirmed_rt_ns[2];             /* realtime, for paths.csv */
-	struct ds_cand cands[DS_CAND_MAX];
+	struct ds_cand *cands; /* DS_CAND_MAX, allocated when the peer publishes any */
 	size_t ncands;
 	int64_t cand_mtime;
 	int64_t last_rx_ns;
@@ -235,6 +236,30 @@ static bool rate_ok(struct ds_agent *a, const struct ds_addr *src, double cost, 
 	return true;
 }
 
+/* The session state of a peer is made when the peer first matters: a packet with its pair
+ * id arrives, or there is somewhere to send it a keepalive. Its cipher contexts are most of
+ * what a peer costs, and a large peers file is mostly peers that are never heard from.
+ * At most one per configured peer, so a packet that only claims a pair id can make the
+ * agent allocate once per peer at the most. */
+static struct ds_pair *pair_of(struct ds_agent *a, struct apeer *p)
+{
+	if (!p->pair && ds_pair_new(&p->keys, a->my_session, &p->pair) < 0)
+		p->pair = NULL;
+	return p->pair;
+}
+
+static bool established(const struct apeer *p)
+{
+	return p->pair && ds_pair_established(p->pair);
+}
+
+static int cands_room(struct apeer *p)
+{
+	if (!p->cands)
+		p->cands = calloc(DS_CAND_MAX, sizeof(*p->cands));
+	return p->cands ? 0 : -ENOMEM;
+}
+
 /* ---- sending ---- */
 
 static void out_flush(struct ds_agent *a)
@@ -294,6 +319,8 @@ static int send_sealed(struct ds_agent *a, struct apeer *p, uint8_t type, uint32
 	if (fd < 0)
 		return -EAFNOSUPPORT;
 	m = out_slot(a, fd, &buf);
+	if (!pair_of(a, p))
+		return -ENOMEM;
 	len = ds_pair_seal(p->pair, type, run_id, body, body_len, buf, DS_WIRE_MAX_PACKET);
 	if (len < 0)
 		return len;
@@ -312,6 +339,8 @@ static int send_keepalive(struct ds_agent *a, struct apeer *p, const struct ds_a
 	if (fd < 0)
 		return -EAFNOSUPPORT;
 	m = out_slot(a, fd, &buf);
+	if (!pair_of(a, p))
+		return -ENOMEM;
 	len = ds_pair_keepalive(p->pair, now, buf, DS_WIRE_MAX_PACKET);
 	if (len < 0)
 		return len;
@@ -709,7 +738,7 @@ static void punch_hint(struct ds_agent *a, struct apeer *p, const struct ds_wire
 		ds_addr_set_port(&to, ph.cand[i].port);
 		if (ds_addr_port(&to) == 0 || ds_addr_is_any(&to))
 			continue;
-		if (p->ncands < DS_CAND_MAX) {
+		if (p->ncands < DS_CAND_MAX && cands_room(p) == 0) {
 			p->cands[p->ncands].kind = ph.cand[i].kind;
 			p->cands[p->ncands++].addr = to;
 		}
@@ -759,6 +788,10 @@ static void handle_datagram(struct ds_agent *a, int fd, struct ds_udp_msg *m)
 	p = peer_by_id(a, h.pair_id);
 	if (!p) {
 		a->drops[DS_DROP_UNKNOWN_KEY]++;
+		return;
+	}
+	if (!pair_of(a, p)) {
+		a->drops[DS_DROP_UNEXPECTED]++;
 		return;
 	}
 	r = ds_pair_open(p->pair, &h, m->buf, m->len, m->rx_ns, a->body, sizeof(a->body), &blen);
@@ -981,7 +1014,8 @@ static void peer_read_cands(struct ds_agent *a, struct apeer *p)
 {
 	int64_t mt;
 
-	if (ds_cand_mtime(a->cfg.rdv_dir, p->cfg->name, &mt) != 0 || mt == p->cand_mtime)
+	if (ds_cand_mtime(a->cfg.rdv_dir, p->cfg->name, &mt) != 0 || mt == p->cand_mtime ||
+	    cands_room(p) < 0)
 		return;
 	if (ds_cand_read(a->cfg.rdv_dir, p->cfg->name, p->cands, DS_CAND_MAX, &p->ncands, NULL) ==
 	    0)
@@ -995,7 +1029,7 @@ static void keepalive(struct ds_loop *l, void *arg)
 	int64_t now = ds_clock_ns();
 	int64_t lo = a->cfg.refresh_min_ns ? a->cfg.refresh_min_ns : DS_AGENT_REFRESH_MIN_NS;
 	int64_t hi = a->cfg.refresh_max_ns ? a->cfg.refresh_max_ns : DS_AGENT_REFRESH_MAX_NS;
-	bool established = ds_pair_established(p->pair), sent = false;
+	bool est = established(p), sent = false;
 	bool fresh = now - p->last_rx_ns < 2 * hi && p->last_rx_ns;
 
 	peer_read_cands(a, p);
@@ -1005,7 +1039,7 @@ static void keepalive(struct ds_loop *l, void *arg)
 	for (int f = 0; f < 2; f++)
 		if (p->path[f].len && send_keepalive(a, p, &p->path[f], &p->path_local[f], now) > 0)
 			sent = true;
-	if (!established || !fresh) {
+	if (!est || !fresh) {
 		if (p->cfg->endpoint.len && send_keepalive(a, p, &p->cfg->endpoint, NULL, now) > 0)
 			sent = true;
 		for (size_t i = 0; i < p->ncands; i++) {
@@ -1018,7 +1052,7 @@ static void keepalive(struct ds_loop *l, void *arg)
 		}
 	}
 	out_flush(a);
-	if (established && fresh) {
+	if (est && fresh) {
 		p->backoff_ns = 0;
 		ds_loop_timer_arm_in(l, &p->ka, rand_between(lo, hi));
 		return;
@@ -1100,6 +1134,8 @@ static int ctl_send(void *arg, struct ds_ctl_client_ref *c, const struct ds_ctl_
 	dst = m->send.dst.len ? &m->send.dst : best_path(a, p, &local);
 	if (!dst)
 		return -EHOSTUNREACH;
+	if (!pair_of(a, p))
+		return -ENOMEM;
 	if (!ds_pair_established(p->pair)) {
 		/* Kick the handshake; the tool retries once PEER says established. */
 		if (ds_pair_keepalive_due(p->pair, now)) {
@@ -1146,7 +1182,7 @@ static int ctl_peer(void *arg, const struct ds_ctl_msg *m, struct ds_ctl_msg *an
 	ans->type = DS_CTL_PEER_INFO;
 	snprintf(ans->peer_info.peer, sizeof(ans->peer_info.peer), "%s", p->cfg->name);
 	ans->peer_info.peer_flags = DS_CTL_PEER_KNOWN;
-	if (ds_pair_established(p->pair))
+	if (established(p))
 		ans->peer_info.peer_flags |= DS_CTL_PEER_ESTABLISHED;
 	path = best_path(a, p, &local);
 	if (path) {
@@ -1243,7 +1279,6 @@ int ds_agent_new(const struct ds_agent_config *cfg, struct ds_loop *loop, struct
 		const struct ds_peer *pc = ds_peers_get(cfg->peers, j);
 		size_t i = used, mask = a->map_size - 1, k;
 		struct apeer *p = &a->peers[i];
-		struct ds_pair_keys keys;
 
 		/* A fleet-wide peers file lists this agent too: skip itself. */
 		if (strcmp(pc->name, cfg->name) == 0 || memcmp(pc->pubkey, my_pub, DS_KEY_LEN) == 0)
@@ -1251,22 +1286,15 @@ int ds_agent_new(const struct ds_agent_config *cfg, struct ds_loop *loop, struct
 		used++;
 		p->a = a;
 		p->cfg = pc;
-		ret = ds_key_pair_derive(cfg->priv, p->cfg->pubkey, &keys);
+		ret = ds_key_pair_derive(cfg->priv, p->cfg->pubkey, &p->keys);
 		if (ret) {
 			set_err(err, errlen, ret, "peer '%s': cannot derive a pair key (own key?)",
 				p->cfg->name);
 			goto fail;
 		}
-		ret = ds_pair_new(&keys, a->my_session, &p->pair);
-		ds_key_pair_wipe(&keys);
-		if (ret) {
-			set_err(err, errlen, ret, "peer '%s': cannot set up its session",
-				p->cfg->name);
-			goto fail;
-		}
-		for (k = mix64(ds_pair_rx_id(p->pair)) & mask; a->id_vals[k]; k = (k + 1) & mask)
+		for (k = mix64(p->keys.rx_id) & mask; a->id_vals[k]; k = (k + 1) & mask)
 			;
-		a->id_keys[k] = ds_pair_rx_id(p->pair);
+		a->id_keys[k] = p->keys.rx_id;
 		a->id_vals[k] = (uint32_t)i + 1;
 		for (k = name_hash(p->cfg->name) & mask; a->name_vals[k]; k = (k + 1) & mask)
 			;
@@ -1357,6 +1385,8 @@ void ds_agent_free(struct ds_agent *a)
 	for (size_t i = 0; a->peers && i < a->npeers; i++) {
 		ds_loop_timer_disarm(a->loop, &a->peers[i].ka);
 		ds_pair_free(a->peers[i].pair);
+		ds_key_pair_wipe(&a->peers[i].keys);
+		free(a->peers[i].cands);
 	}
 	for (int i = 0; i < PAIR_JOBS; i++)
 		ds_loop_timer_disarm(a->loop, &a->jobs[i].t);
@@ -1409,11 +1439,11 @@ void ds_agent_status(struct ds_agent *a, FILE *f)
 {
 	int64_t now = ds_clock_ns();
 	unsigned caps = ds_udp_caps(a->udp);
-	size_t established = 0;
+	size_t nestablished = 0;
 	char b1[DS_ADDR_STRLEN], b2[DS_ADDR_STRLEN], ts[DS_ISO8601_LEN];
 
 	for (size_t i = 0; i < a->npeers; i++)
-		established += ds_pair_established(a->peers[i].pair);
+		nestablished += established(&a->peers[i]);
 	fprintf(f, "agent %s\n", a->cfg.name);
 	fprintf(f, "written %s\n", ds_time_now_iso8601(ts, sizeof(ts)));
 	fprintf(f, "pid %d\n", (int)getpid());
@@ -1436,7 +1466,7 @@ void ds_agent_status(struct ds_agent *a, FILE *f)
 	fprintf(f, "ctl clients %u runs %u backlog_drops %llu\n",
 		a->ctl ? ds_ctl_server_clients(a->ctl) : 0, a->ctl ? ds_ctl_server_runs(a->ctl) : 0,
 		a->ctl ? (unsigned long long)ds_ctl_server_backlog_drops(a->ctl) : 0ULL);
-	fprintf(f, "peers %zu established %zu\n", a->npeers, established);
+	fprintf(f, "peers %zu established %zu\n", a->npeers, nestablished);
 	for (size_t i = 0; i < a->npeers; i++) {
 		struct apeer *p = &a->peers[i];
 		const struct ds_addr *local = NULL, *path = best_path(a, p, &local);
@@ -1446,7 +1476,7 @@ void ds_agent_status(struct ds_agent *a, FILE *f)
 			snprintf(age, sizeof(age), "%.1f",
 				 (double)(now - p->last_rx_ns) / DS_NSEC_PER_SEC);
 		fprintf(f, "peer %s established %s path %s local %s last_rx_s %s rx %llu tx %llu\n",
-			p->cfg->name, ds_pair_established(p->pair) ? "yes" : "no",
+			p->cfg->name, established(p) ? "yes" : "no",
 			path ? fmt_addr(path, b1, sizeof(b1)) : "-",
 			local ? fmt_addr(local, b2, sizeof(b2)) : "-", age,
 			(unsigned long long)p->rx, (unsigned long long)p->tx);
