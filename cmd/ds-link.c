@@ -79,6 +79,7 @@ struct link {
 
 	int timestamp_fd;       /* a socket asking for rx timestamps, so packets carry one */
 	int64_t realtime_offset; /* CLOCK_REALTIME - CLOCK_MONOTONIC, refreshed per read */
+	int64_t last_arrival;
 
 	unsigned acks_pending;
 	int config_error;
@@ -213,15 +214,20 @@ static void on_packet(struct link *lk, const struct nlmsghdr *nlh, int64_t now)
 	 * The packet arrived when the kernel stamped it (we keep rx timestamps switched on), not
 	 * when we got around to reading it: waking up costs tens of microseconds.
 	 */
-	if (attr[NFQA_TIMESTAMP]) {
-		const struct nfqnl_msg_packet_timestamp *ts =
-			mnl_attr_get_payload(attr[NFQA_TIMESTAMP]);
-		int64_t stamped = (int64_t)be64toh(ts->sec) * DS_NSEC_PER_SEC +
-				  (int64_t)be64toh(ts->usec) * DS_NSEC_PER_USEC - lk->realtime_offset;
-		int64_t lag = now - stamped;
+	if (attr[NFQA_TIMESTAMP] && mnl_attr_get_payload_len(attr[NFQA_TIMESTAMP]) >=
+					    sizeof(struct nfqnl_msg_packet_timestamp)) {
+		/* Netlink aligns attributes to 4 bytes only: copy the 64-bit fields out. */
+		struct nfqnl_msg_packet_timestamp ts;
+		int64_t stamped, lag;
 
+		memcpy(&ts, mnl_attr_get_payload(attr[NFQA_TIMESTAMP]), sizeof(ts));
+		stamped = (int64_t)be64toh(ts.sec) * DS_NSEC_PER_SEC +
+			  (int64_t)be64toh(ts.usec) * DS_NSEC_PER_USEC - lk->realtime_offset;
+		lag = now - stamped;
+
+		/* Anything else is not a receive time (a TCP departure time, a clock step). */
 		if (lag >= 0 && lag < 100 * DS_NSEC_PER_MSEC) {
-			now = stamped;
+			now = stamped > lk->last_arrival ? stamped : lk->last_arrival;
 			lk->n_stamped++;
 			lk->read_lag_sum += lag;
 			if (lag > lk->read_lag_max)
@@ -229,6 +235,7 @@ static void on_packet(struct link *lk, const struct nlmsghdr *nlh, int64_t now)
 		}
 	}
 
+	lk->last_arrival = now;
 	if (lk->count >= HELD_MAX || ds_linkem_enqueue(lk->em, now, len, &release) < 0) {
 		send_verdict(lk, NFQNL_MSG_VERDICT, id, NF_DROP);
 		lk->n_dropped++;
@@ -370,7 +377,7 @@ static int load_params(const struct link *lk, struct ds_linkem_params *out)
 {
 	static char text[PARAMS_MAX];
 	struct ds_linkem_params p = lk->cli_params;
-	unsigned line_no = 0;
+	unsigned line_no = 1;
 	ssize_t len;
 	int fd, r;
 
@@ -398,17 +405,15 @@ static int load_params(const struct link *lk, struct ds_linkem_params *out)
 	r = ds_linkem_params_parse(text, (size_t)len, &p, &line_no);
 	if (r < 0) {
 		/* Name the offending line back. */
-		const char *s = text, *e;
+		size_t start = 0, end;
 
-		for (unsigned i = 1; i < line_no && s; i++) {
-			s = memchr(s, '\n', (size_t)(text + len - s));
-			s = s ? s + 1 : NULL;
-		}
-		s = s ? s : "";
-		e = memchr(s, '\n', (size_t)(text + len - s));
+		for (unsigned i = 1; i < line_no && start < (size_t)len; start++)
+			if (text[start] == '\n')
+				i++;
+		for (end = start; end < (size_t)len && text[end] != '\n'; end++)
+			;
 		ds_warnx("%s:%u: %s: '%.*s'", lk->params_path, line_no,
-			 r == -ENOENT ? "unknown key" : "bad value", e ? (int)(e - s) : (int)strlen(s),
-			 s);
+			 r == -ENOENT ? "unknown key" : "bad value", (int)(end - start), text + start);
 		return r;
 	}
 	*out = p;

@@ -188,7 +188,8 @@ ip netns exec "$B" iperf3 -s -1 -p 5201 >/dev/null 2>&1 &
 ipid=$!
 on_exit "kill $ipid 2>/dev/null"
 sleep 0.3
-if ip netns exec "$A" iperf3 -c 10.2.0.1 -p 5201 -t 5 -J >"$TMP/iperf.json" 2>/dev/null; then
+if timeout 20 ip netns exec "$A" iperf3 -c 10.2.0.1 -p 5201 -t 5 -J >"$TMP/iperf.json" 2>/dev/null
+then
 	mbps=$(python3 -c 'import json,sys; print("%.2f" % (json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"] / 1e6))' "$TMP/iperf.json")
 	echo "      iperf3 at 10 Mbit/s: ${mbps} Mbit/s received"
 	if within "$mbps" 9 10.5; then pass iperf3-10mbit-gives-9-to-10.5; else
@@ -196,7 +197,15 @@ if ip netns exec "$A" iperf3 -c 10.2.0.1 -p 5201 -t 5 -J >"$TMP/iperf.json" 2>/d
 else
 	fail iperf3-10mbit-gives-9-to-10.5 "iperf3 failed"
 fi
+kill "$ipid" 2>/dev/null
 wait "$ipid" 2>/dev/null
+
+if kill -0 "${LINK_PID[1]}" 2>/dev/null && kill -0 "${LINK_PID[2]}" 2>/dev/null; then
+	pass links-ran-through-every-case
+else
+	fail links-ran-through-every-case "a ds-link exited"
+	sed 's/^/      /' "$TMP/q1.log" "$TMP/q2.log" | tail -20
+fi
 
 # SIGTERM with a packet held: it is released, ds-link exits 0.
 set_link 1 "delay 600ms"
