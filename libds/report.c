@@ -149,6 +149,20 @@ static int number(const struct ds_csv_reader *rd, const struct ds_results_column
 #define MAX_MS   1e7 /* about three hours: anything longer is not a delay */
 #define MAX_MBPS 1e7 /* 10 Tbit/s */
 
+/* Nanoseconds since 1970 in an int64_t end in 2262: refuse later years before converting
+ * (ds_time_parse_iso8601 would overflow on them). */
+static bool plausible_year(const char *ts)
+{
+	int i, year = 0;
+
+	for (i = 0; i < 4; i++) {
+		if (ts[i] < '0' || ts[i] > '9')
+			return false;
+		year = year * 10 + (ts[i] - '0');
+	}
+	return ts[4] == '-' && year >= 1970 && year < 2262;
+}
+
 int ds_results_row_parse(const struct ds_csv_reader *rd, const struct ds_results_columns *cols,
 			 struct ds_results_row *row, char *why, size_t whylen)
 {
@@ -160,7 +174,7 @@ int ds_results_row_parse(const struct ds_csv_reader *rd, const struct ds_results
 	memset(row, 0, sizeof(*row));
 	row->rtt_ms = row->owd_ms = row->jitter_ms = row->owd_var_ms = NAN;
 	row->loss_pct = row->bw_mbps = row->bw_lower_bound_mbps = NAN;
-	if (ds_time_parse_iso8601(ts, &row->ts_ns) < 0) {
+	if (!plausible_year(ts) || ds_time_parse_iso8601(ts, &row->ts_ns) < 0) {
 		snprintf(why, whylen, "bad ts '%.32s'", ts);
 		return -EBADMSG;
 	}
