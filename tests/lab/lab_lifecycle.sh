@@ -9,7 +9,7 @@ need_cmd ds-lab turnserver nft conntrack
 
 P1=ta$$ P2=tb$$
 export DS_LAB_RUN=$TMP/run
-on_exit "ds-lab --prefix $P1 down; ds-lab --prefix $P2 down"
+on_exit "ds-lab --prefix $P1 down; ds-lab --prefix $P2 down; ds-lab --prefix tc$$ down"
 lab1() { ds-lab --prefix "$P1" "$@"; }
 lab2() { ds-lab --prefix "$P2" "$@"; }
 # root-namespace devices whose other end lives in a namespace of prefix P (must be none)
@@ -102,4 +102,20 @@ else pass failing-up-exits-nonzero; fi
 out=$(leftovers "$P1")
 [ -z "$out" ] && pass failing-up-leaves-nothing || fail failing-up-leaves-nothing "$out"
 pgrep -x turnserver >/dev/null && pgrep -a turnserver | grep -q "$P1" && fail failing-up-kills-coturn || pass failing-up-kills-coturn
+# -- a test that fails with its lab up still leaves nothing (lib.sh's on_exit hook)
+P3=tc$$
+cat >"$TMP/failing.sh" <<'T'
+. "$DS_ROOT/tests/lib.sh"
+export DS_LAB_PREFIX=$1 DS_LAB_RUN=$2
+on_exit "ds-lab down"
+ds-lab up "$DS_ROOT/examples/lab/hairpin.topo" || exit 3
+ds-lab exec h1 -- sleep 60 &
+fail deliberately "this test fails on purpose"
+exit 1
+T
+DS_ROOT=$DS_ROOT bash "$TMP/failing.sh" "$P3" "$DS_LAB_RUN" >"$TMP/failing.out" 2>&1
+rc=$?
+out=$(leftovers "$P3")
+if [ $rc -eq 1 ] && [ -z "$out" ]; then pass failing-test-leaves-nothing
+else fail failing-test-leaves-nothing "exit $rc, left: $out"; fi
 t_done
