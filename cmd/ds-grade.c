@@ -579,6 +579,8 @@ static void read_history(const char *path, int64_t since_ns, struct hrow **rows,
 	size_t first = *n, i;
 	int r = ds_csv_reader_open(path, &rd);
 
+	if (r == -EBADMSG)
+		ds_errx(DS_EXIT_FAILURE, "%s: empty, or no header row", path);
 	if (r < 0)
 		ds_errc(DS_EXIT_FAILURE, r, "%s", path);
 	if (ds_csv_reader_column(rd, "ts") < 0 || ds_csv_reader_column(rd, "rtt_ms") < 0 ||
@@ -1091,12 +1093,12 @@ static void view_fleet(const struct opts *o, char **files, int nfiles, const cha
 	} else {
 		size_t graded = (size_t)nfiles - ungraded;
 		const char *state = per_grade[DS_GRADE_POOR]	 ? "needs attention"
-				    : per_grade[DS_GRADE_FAIR] ? "mostly healthy"
-				    : graded			 ? "healthy"
-								 : "not graded yet";
+				    : per_grade[DS_GRADE_FAIR] ? "is mostly healthy"
+				    : graded			 ? "is healthy"
+								 : "is not graded yet";
 
 		/* The one-line band first: it is what a dashboard shows. */
-		printf("Fleet is %s: %zu Excellent, %zu Good, %zu Fair, %zu Poor", state,
+		printf("Fleet %s: %zu Excellent, %zu Good, %zu Fair, %zu Poor", state,
 		       per_grade[0], per_grade[1], per_grade[2], per_grade[3]);
 		if (ungraded)
 			printf(", %zu not graded", ungraded);
@@ -1906,8 +1908,11 @@ int main(int argc, char **argv)
 
 		if (r < 0 && line)
 			ds_usage_error("%s:%u: bad setting", o.config, line);
+		if (r == -EINVAL)
+			ds_usage_error("%s: thresholds must increase: Excellent < Good < Fair",
+				       o.config);
 		if (r < 0)
-			ds_errc(DS_EXIT_USAGE, r, "%s", o.config);
+			ds_usage_error("cannot read --config '%s': %s", o.config, strerror(-r));
 	}
 	flags_cfg = o.cfg;
 	if (rtt_arg && ds_grade_parse_thresholds(rtt_arg, flags_cfg.rtt_ms) < 0)

@@ -48,7 +48,6 @@ static void sockid_addr(struct ds_addr *a, int family, const uint32_t *words, ui
 		a->sin6.sin6_port = port_be;
 		memcpy(&a->sin6.sin6_addr, words, 16);
 		a->len = sizeof(a->sin6);
-		ds_addr_unmap_v4(a);
 	}
 }
 
@@ -91,6 +90,13 @@ static int parse_diag_msg(const unsigned char *p, size_t len, struct ds_tcp_sess
 	memset(s, 0, sizeof(*s));
 	sockid_addr(&s->local, m.idiag_family, m.id.idiag_src, m.id.idiag_sport);
 	sockid_addr(&s->remote, m.idiag_family, m.id.idiag_dst, m.id.idiag_dport);
+	/* A dual-stack socket talking IPv4 shows ::ffff:a.b.c.d at both ends: print IPv4.
+	 * Both or neither, so the two ends always have the same family. */
+	if (m.idiag_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&s->local.sin6.sin6_addr) &&
+	    IN6_IS_ADDR_V4MAPPED(&s->remote.sin6.sin6_addr)) {
+		ds_addr_unmap_v4(&s->local);
+		ds_addr_unmap_v4(&s->remote);
+	}
 	s->cookie = (uint64_t)m.id.idiag_cookie[0] | (uint64_t)m.id.idiag_cookie[1] << 32;
 	s->inode = m.idiag_inode;
 	s->uid = m.idiag_uid;
