@@ -84,4 +84,24 @@ c=$(mapped_from a_rnd 40000)
 echo "edm-random, local port 40000: $a, again $b, after nat-flush $c"
 if [ -n "$a" ] && [ "$a" = "$b" ] && [ -n "$c" ] && [ "$c" != "$a" ]; then pass nat-flush-rebinds
 else fail nat-flush-rebinds "$a / $b / after flush $c"; fi
+
+# timeout=: an idle mapping expires. A NAT of its own, 3 s: the same local port keeps its
+# mapping after 1 s of silence and gets a new one after 5 s.
+ds-lab down
+cat >"$TMP/timeout.topo" <<'T'
+turn  stun v4=203.0.113.10,203.0.113.11
+nat   n    type=edm-random v4=203.0.113.50 lan=192.168.1.1/24 timeout=3
+agent a    behind=n
+T
+if ds-lab up "$TMP/timeout.topo"; then
+	m1=$(mapped_from a 40000); sleep 1
+	m2=$(mapped_from a 40000); sleep 5
+	m3=$(mapped_from a 40000)
+	echo "timeout=3: $m1, after 1 s idle $m2, after 5 s idle $m3"
+	if [ -n "$m1" ] && [ "$m1" = "$m2" ] && [ -n "$m3" ] && [ "$m3" != "$m2" ]; then
+		pass nat-timeout-expires-idle-mapping
+	else fail nat-timeout-expires-idle-mapping "$m1 / $m2 / $m3"; fi
+else
+	fail nat-timeout-expires-idle-mapping "ds-lab up timeout.topo"
+fi
 t_done
