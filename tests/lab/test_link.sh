@@ -111,6 +111,24 @@ echo "      after SIGHUP (50 ms A->B, 20 ms B->A): median RTT ${rtt} ms"
 if within "$rtt" 69.5 70.5; then pass sighup-new-delay-takes-effect; else
 	fail sighup-new-delay-takes-effect "median ${rtt} ms, want 70"; fi
 
+# Jitter 5 ms on A->B: RTT spreads uniformly over 40 +- 5 ms (sd 5/sqrt(3) = 2.9 ms), and
+# replies come back in order even at a ping every 5 ms.
+set_link 1 "delay 20ms" "jitter 5ms"
+ip netns exec "$A" ping -n -c 200 -i 0.005 -W 2 10.2.0.1 >"$TMP/ping.jitter" 2>&1
+# min: nothing leaves early; p98 rather than max, which a busy machine can stretch
+sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p' "$TMP/ping.jitter" | sort -g >"$TMP/rtt.jitter"
+read -r jmin jp98 jsd < <(awk '{ v[NR] = $1; s += $1; ss += $1 * $1 }
+	END { if (NR) print v[1], v[int(NR * 0.98)], sqrt(ss / NR - (s / NR) ^ 2) }' "$TMP/rtt.jitter")
+jreord=$(sed -n 's/.*icmp_seq=\([0-9]*\) .*/\1/p' "$TMP/ping.jitter" |
+	awk 'NR > 1 && $1 < last { r++ } { last = $1 } END { print r + 0 }')
+echo "      jitter 5 ms: RTT min ${jmin} p98 ${jp98} sd ${jsd} ms, ${jreord} replies out of order"
+if within "${jmin:-0}" 34.8 37 && within "${jp98:-0}" 43 45.5 && within "${jsd:-0}" 2.3 3.5 &&
+	[ "${jreord:-1}" -eq 0 ]; then
+	pass jitter-spreads-delay-uniformly-without-reordering
+else
+	fail jitter-spreads-delay-uniformly-without-reordering "$(tail -1 "$TMP/ping.jitter")"
+fi
+
 # Packet pairs: two back-to-back datagrams of IP length 1200, receive spacing from the
 # kernel's receive timestamps (SO_TIMESTAMPNS), one gap per line in microseconds.
 cat >"$TMP/pairs.py" <<'EOF'
