@@ -13,38 +13,36 @@
 /* ---- the results file ---- */
 
 static const char *const column_names[DS_RESULTS_NCOLS] = {
-	[DS_COL_TS] = "ts",
-	[DS_COL_TOOL] = "tool",
-	[DS_COL_RUN_ID] = "run_id",
-	[DS_COL_SRC] = "src",
-	[DS_COL_DST] = "dst",
-	[DS_COL_DIRECTION] = "direction",
-	[DS_COL_PATH] = "path",
-	[DS_COL_OUTCOME] = "outcome",
-	[DS_COL_RTT_MS] = "rtt_ms",
-	[DS_COL_RTT_MIN_MS] = "rtt_min_ms",
-	[DS_COL_RTT_EWMA_MS] = "rtt_ewma_ms",
-	[DS_COL_OWD_MS] = "owd_ms",
-	[DS_COL_JITTER_MS] = "jitter_ms",
-	[DS_COL_OWD_VAR_MS] = "owd_var_ms",
-	[DS_COL_LOSS_PCT] = "loss_pct",
-	[DS_COL_BW_MBPS] = "bw_mbps",
-	[DS_COL_BW_LOWER_BOUND_MBPS] = "bw_lower_bound_mbps",
-	[DS_COL_BYTES] = "bytes",
+    [DS_COL_TS] = "ts",
+    [DS_COL_TOOL] = "tool",
+    [DS_COL_RUN_ID] = "run_id",
+    [DS_COL_SRC] = "src",
+    [DS_COL_DST] = "dst",
+    [DS_COL_DIRECTION] = "direction",
+    [DS_COL_PATH] = "path",
+    [DS_COL_OUTCOME] = "outcome",
+    [DS_COL_RTT_MS] = "rtt_ms",
+    [DS_COL_RTT_MIN_MS] = "rtt_min_ms",
+    [DS_COL_RTT_EWMA_MS] = "rtt_ewma_ms",
+    [DS_COL_OWD_MS] = "owd_ms",
+    [DS_COL_JITTER_MS] = "jitter_ms",
+    [DS_COL_OWD_VAR_MS] = "owd_var_ms",
+    [DS_COL_LOSS_PCT] = "loss_pct",
+    [DS_COL_BW_MBPS] = "bw_mbps",
+    [DS_COL_BW_LOWER_BOUND_MBPS] = "bw_lower_bound_mbps",
+    [DS_COL_BYTES] = "bytes",
 };
 
 /* What ds-report cannot do without: a file lacking one of these is not a results file. */
 static const enum ds_results_column required_columns[] = {
-	DS_COL_TS, DS_COL_SRC, DS_COL_DST, DS_COL_OUTCOME, DS_COL_RTT_MS, DS_COL_LOSS_PCT,
-	DS_COL_BW_MBPS,
+    DS_COL_TS,     DS_COL_SRC,      DS_COL_DST,     DS_COL_OUTCOME,
+    DS_COL_RTT_MS, DS_COL_LOSS_PCT, DS_COL_BW_MBPS,
 };
 
 static const char *const outcome_names[DS_OUTCOME_COUNT] = {
-	[DS_OUTCOME_OK] = "ok",
-	[DS_OUTCOME_DOWN] = "down",
-	[DS_OUTCOME_REFUSED] = "refused",
-	[DS_OUTCOME_DISABLED] = "disabled",
-	[DS_OUTCOME_ERROR] = "error",
+    [DS_OUTCOME_OK] = "ok",           [DS_OUTCOME_DOWN] = "down",
+    [DS_OUTCOME_REFUSED] = "refused", [DS_OUTCOME_DISABLED] = "disabled",
+    [DS_OUTCOME_ERROR] = "error",
 };
 
 const char *ds_results_column_name(enum ds_results_column c)
@@ -234,10 +232,10 @@ int ds_results_row_parse(const struct ds_csv_reader *rd, const struct ds_results
 /* ---- names ---- */
 
 static const char *const metric_names[DS_METRIC_COUNT] = {"latency", "throughput", "loss"};
-static const char *const status_names[DS_STATUS_COUNT] = {"none", "within", "marginal",
-							  "outside", "down"};
+static const char *const status_names[DS_STATUS_COUNT] = {"none", "within", "marginal", "outside",
+							  "down"};
 static const char *const reason_names[DS_REASON_COUNT] = {
-	"value", "no data", "stale", "refused", "disabled", "error", "lower bound only",
+    "value", "no data", "stale", "refused", "disabled", "error", "lower bound only",
 };
 
 const char *ds_report_metric_name(enum ds_report_metric m)
@@ -284,8 +282,8 @@ void ds_report_thresholds_default(struct ds_report_thresholds *t)
 	t->asymmetry_ratio = 2;
 }
 
-enum ds_report_status ds_report_judge_value(enum ds_report_metric m, double value,
-					    double baseline, const struct ds_report_thresholds *t)
+enum ds_report_status ds_report_judge_value(enum ds_report_metric m, double value, double baseline,
+					    const struct ds_report_thresholds *t)
 {
 	double d, pct;
 
@@ -403,7 +401,7 @@ struct ds_report {
 	size_t nagents, agents_cap;
 	uint32_t *agent_slots; /* open addressing: agent id + 1, 0 empty */
 	size_t agent_slots_cap;
-	uint32_t *by_rank; /* rank -> agent id */
+	uint32_t *by_rank;   /* rank -> agent id */
 	uint32_t *sorted;    /* cell indices by (src rank, dst rank), after judge */
 	uint32_t *row_start; /* sorted[row_start[r] .. row_start[r + 1]) have src rank r */
 
@@ -737,8 +735,9 @@ long ds_report_read(struct ds_report *rep, struct ds_csv_reader *rd, ds_report_w
 			continue;
 		if (r < 0) {
 			if (warn)
-				warn(ctx, ds_csv_reader_line(rd),
-				     "malformed CSV record (bad quoting or wrong number of fields)");
+				warn(
+				    ctx, ds_csv_reader_line(rd),
+				    "malformed CSV record (bad quoting or wrong number of fields)");
 			continue;
 		}
 		if (ds_results_row_parse(rd, &cols, &row, why, sizeof(why)) < 0) {
@@ -852,7 +851,8 @@ static void judge_cell(struct cell *c, int64_t newest, const struct ds_report_th
 			break;
 		default:
 			if (v->lower_bound && !isnan(v->baseline) &&
-			    ds_report_judge_value(m, v->value, v->baseline, t) != DS_STATUS_WITHIN) {
+			    ds_report_judge_value(m, v->value, v->baseline, t) !=
+				DS_STATUS_WITHIN) {
 				/* At least X, and X is already below the line: can't tell. */
 				v->reason = DS_REASON_LOWER_BOUND;
 				break;
@@ -1094,10 +1094,10 @@ static void cell_text(const struct ds_report_cell *c, enum ds_report_metric m, c
 
 static const char status_marks[DS_STATUS_COUNT] = {' ', ' ', '~', '!', ' '};
 static const char *const status_ansi[DS_STATUS_COUNT] = {
-	"\033[2m", "\033[32m", "\033[33m", "\033[1;31m", "\033[1;97;41m",
+    "\033[2m", "\033[32m", "\033[33m", "\033[1;31m", "\033[1;97;41m",
 };
 static const char *const status_labels[DS_STATUS_COUNT] = {
-	"no data", "within baseline", "marginal", "outside baseline", "down",
+    "no data", "within baseline", "marginal", "outside baseline", "down",
 };
 
 static int display_width(const char *s)
@@ -1116,8 +1116,8 @@ static void put_field(FILE *f, const char *s, int w, bool left)
 	int dw = display_width(s), pad = dw < w ? w - dw : 0, cols = 0;
 
 	if (!left && pad)
-		fwrite(spaces, 1, (size_t)pad < sizeof(spaces) - 1 ? (size_t)pad : sizeof(spaces) - 1,
-		       f);
+		fwrite(spaces, 1,
+		       (size_t)pad < sizeof(spaces) - 1 ? (size_t)pad : sizeof(spaces) - 1, f);
 	if (dw <= w) {
 		fputs(s, f);
 	} else {
@@ -1128,27 +1128,27 @@ static void put_field(FILE *f, const char *s, int w, bool left)
 		}
 	}
 	if (left && pad)
-		fwrite(spaces, 1, (size_t)pad < sizeof(spaces) - 1 ? (size_t)pad : sizeof(spaces) - 1,
-		       f);
+		fwrite(spaces, 1,
+		       (size_t)pad < sizeof(spaces) - 1 ? (size_t)pad : sizeof(spaces) - 1, f);
 }
 
-static void threshold_text(const struct ds_report_thresholds *t, enum ds_report_metric m,
-			   char *buf, size_t len)
+static void threshold_text(const struct ds_report_thresholds *t, enum ds_report_metric m, char *buf,
+			   size_t len)
 {
 	switch (m) {
 	case DS_METRIC_LATENCY:
-		snprintf(buf, len,
-			 "marginal above baseline +%g %% and +%g ms, outside above +%g %% and +%g ms",
-			 t->latency_marginal_pct, t->latency_marginal_ms, t->latency_outside_pct,
-			 t->latency_outside_ms);
+		snprintf(
+		    buf, len,
+		    "marginal above baseline +%g %% and +%g ms, outside above +%g %% and +%g ms",
+		    t->latency_marginal_pct, t->latency_marginal_ms, t->latency_outside_pct,
+		    t->latency_outside_ms);
 		break;
 	case DS_METRIC_THROUGHPUT:
 		snprintf(buf, len, "marginal below baseline -%g %%, outside below -%g %%",
 			 t->throughput_marginal_pct, t->throughput_outside_pct);
 		break;
 	default:
-		snprintf(buf, len,
-			 "marginal above baseline +%g points, outside above +%g points",
+		snprintf(buf, len, "marginal above baseline +%g points, outside above +%g points",
 			 t->loss_marginal_pp, t->loss_outside_pp);
 	}
 }
@@ -1219,7 +1219,7 @@ int ds_report_write_matrix(const struct ds_report *rep, const struct ds_report_t
 			if (fmt->color)
 				fputs(status_ansi[st], f);
 			fprintf(f, "%s%s %zu", status_labels[st],
-				st == DS_STATUS_MARGINAL ? " (~)"
+				st == DS_STATUS_MARGINAL  ? " (~)"
 				: st == DS_STATUS_OUTSIDE ? " (!)"
 							  : "",
 				counts[st]);
@@ -1265,12 +1265,10 @@ int ds_report_write_csv(const struct ds_report *rep, const struct ds_report_form
 
 				ds_csv_field(&r, status_names[v ? v->status : DS_STATUS_NONE]);
 				if (m == DS_METRIC_THROUGHPUT) {
-					ds_csv_field_double(&r, shown && !v->lower_bound ? v->value
-											 : NAN,
-							    3);
-					ds_csv_field_double(&r, shown && v->lower_bound ? v->value
-											: NAN,
-							    3);
+					ds_csv_field_double(
+					    &r, shown && !v->lower_bound ? v->value : NAN, 3);
+					ds_csv_field_double(
+					    &r, shown && v->lower_bound ? v->value : NAN, 3);
 				} else {
 					ds_csv_field_double(&r, shown ? v->value : NAN, 3);
 				}
@@ -1322,23 +1320,23 @@ struct om_gauge {
 };
 
 static const struct om_gauge om_gauges[] = {
-	{"ds_report_rtt_seconds", "Round-trip time of the latest measurement of the direction.",
-	 DS_METRIC_LATENCY, false, 1e-3},
-	{"ds_report_rtt_baseline_seconds",
-	 "Baseline round-trip time of the direction (low percentile of its history).",
-	 DS_METRIC_LATENCY, true, 1e-3},
-	/* Bytes, not bits: Prometheus' base unit (promtool says so); Mbit/s × 125000. */
-	{"ds_report_throughput_bytes_per_second",
-	 "Packet-pair bottleneck rate of the latest measurement of the direction.",
-	 DS_METRIC_THROUGHPUT, false, 125000},
-	{"ds_report_throughput_baseline_bytes_per_second",
-	 "Baseline bottleneck rate of the direction (high percentile of its history).",
-	 DS_METRIC_THROUGHPUT, true, 125000},
-	{"ds_report_loss_ratio", "Packet loss of the latest measurement of the direction, 0..1.",
-	 DS_METRIC_LOSS, false, 1e-2},
-	{"ds_report_loss_baseline_ratio",
-	 "Baseline packet loss of the direction (low percentile of its history), 0..1.",
-	 DS_METRIC_LOSS, true, 1e-2},
+    {"ds_report_rtt_seconds", "Round-trip time of the latest measurement of the direction.",
+     DS_METRIC_LATENCY, false, 1e-3},
+    {"ds_report_rtt_baseline_seconds",
+     "Baseline round-trip time of the direction (low percentile of its history).",
+     DS_METRIC_LATENCY, true, 1e-3},
+    /* Bytes, not bits: Prometheus' base unit (promtool says so); Mbit/s × 125000. */
+    {"ds_report_throughput_bytes_per_second",
+     "Packet-pair bottleneck rate of the latest measurement of the direction.",
+     DS_METRIC_THROUGHPUT, false, 125000},
+    {"ds_report_throughput_baseline_bytes_per_second",
+     "Baseline bottleneck rate of the direction (high percentile of its history).",
+     DS_METRIC_THROUGHPUT, true, 125000},
+    {"ds_report_loss_ratio", "Packet loss of the latest measurement of the direction, 0..1.",
+     DS_METRIC_LOSS, false, 1e-2},
+    {"ds_report_loss_baseline_ratio",
+     "Baseline packet loss of the direction (low percentile of its history), 0..1.", DS_METRIC_LOSS,
+     true, 1e-2},
 };
 
 static void om_cell_labels(FILE *f, const struct ds_report *rep, size_t i, size_t j,
@@ -1414,7 +1412,8 @@ int ds_report_write_openmetrics(const struct ds_report *rep, const struct ds_rep
 			}
 		}
 	}
-	om_family(f, "ds_report_cells", "Directions of the N x (N-1) matrix per metric and status.");
+	om_family(f, "ds_report_cells",
+		  "Directions of the N x (N-1) matrix per metric and status.");
 	for (m = 0; m < DS_METRIC_COUNT; m++) {
 		size_t counts[DS_STATUS_COUNT];
 
@@ -1454,21 +1453,21 @@ int ds_report_write_openmetrics(const struct ds_report *rep, const struct ds_rep
 /* ---- SVG heat map ---- */
 
 static const char svg_style[] =
-	"text{font-family:DejaVu Sans,Verdana,sans-serif;font-size:12px;fill:#212529}\n"
-	".h1{font-size:16px;font-weight:bold}\n"
-	".note{font-size:11px;fill:#495057}\n"
-	".lbl{font-size:11px}\n"
-	".v{font-size:11px;pointer-events:none}\n"
-	".vs{font-size:9px;pointer-events:none}\n"
-	".s-within{fill:#2f9e44}.s-marginal{fill:#f59f00}.s-outside{fill:#e03131}\n"
-	".s-down{fill:#343a40}.s-none{fill:#e9ecef}.diag{fill:#f8f9fa;stroke:#dee2e6}\n"
-	".t-within,.t-outside,.t-down{fill:#ffffff}.t-marginal,.t-none{fill:#212529}\n"
-	".cell rect{stroke:#ffffff;stroke-width:1}\n"
-	".chip rect{stroke:none}\n";
+    "text{font-family:DejaVu Sans,Verdana,sans-serif;font-size:12px;fill:#212529}\n"
+    ".h1{font-size:16px;font-weight:bold}\n"
+    ".note{font-size:11px;fill:#495057}\n"
+    ".lbl{font-size:11px}\n"
+    ".v{font-size:11px;pointer-events:none}\n"
+    ".vs{font-size:9px;pointer-events:none}\n"
+    ".s-within{fill:#2f9e44}.s-marginal{fill:#f59f00}.s-outside{fill:#e03131}\n"
+    ".s-down{fill:#343a40}.s-none{fill:#e9ecef}.diag{fill:#f8f9fa;stroke:#dee2e6}\n"
+    ".t-within,.t-outside,.t-down{fill:#ffffff}.t-marginal,.t-none{fill:#212529}\n"
+    ".cell rect{stroke:#ffffff;stroke-width:1}\n"
+    ".chip rect{stroke:none}\n";
 
 /* Display order of statuses in chips and legend: the worst last, no data at the end. */
 static const enum ds_report_status svg_order[DS_STATUS_COUNT] = {
-	DS_STATUS_WITHIN, DS_STATUS_MARGINAL, DS_STATUS_OUTSIDE, DS_STATUS_DOWN, DS_STATUS_NONE,
+    DS_STATUS_WITHIN, DS_STATUS_MARGINAL, DS_STATUS_OUTSIDE, DS_STATUS_DOWN, DS_STATUS_NONE,
 };
 
 struct svg_geometry {
@@ -1550,12 +1549,13 @@ static void svg_cell(FILE *f, const struct ds_report *rep, const struct ds_repor
 				   "%s → %s (from %s to %s): %s%s %s, baseline %s %s%s — %s; "
 				   "path %s; %s; %u samples",
 				   src, dst, src, dst, v->lower_bound ? "at least " : "", val,
-				   metric_units[m], base, metric_units[m], delta,
-				   status_labels[st], v->path[0] ? v->path : "-", when, v->samples);
+				   metric_units[m], base, metric_units[m], delta, status_labels[st],
+				   v->path[0] ? v->path : "-", when, v->samples);
 	}
 	ds_svg_escape(f, tip);
-	fprintf(f, "</title>\n<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-		   "class=\"s-%s\"/>\n",
+	fprintf(f,
+		"</title>\n<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+		"class=\"s-%s\"/>\n",
 		x, y, g->cell, g->cell, status_names[st]);
 	if (g->values) {
 		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" class=\"%s t-%s\">",
@@ -1572,9 +1572,9 @@ static void svg_panel(FILE *f, const struct ds_report *rep, const struct ds_repo
 		      enum ds_report_metric m, double y0, const struct svg_geometry *g)
 {
 	static const char *const headings[DS_METRIC_COUNT] = {
-		"Latency — round-trip time, ms",
-		"Throughput — packet-pair bottleneck rate, Mbit/s",
-		"Loss — packets lost, %",
+	    "Latency — round-trip time, ms",
+	    "Throughput — packet-pair bottleneck rate, Mbit/s",
+	    "Loss — packets lost, %",
 	};
 	size_t n = ds_report_nagents(rep), i, j, counts[DS_STATUS_COUNT];
 	char buf[256];
@@ -1596,8 +1596,9 @@ static void svg_panel(FILE *f, const struct ds_report *rep, const struct ds_repo
 		w = display_width(buf) * 7.0 + 20;
 		fprintf(f, "<g class=\"chip\" data-status=\"%s\" data-count=\"%zu\">",
 			status_names[st], counts[st]);
-		fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"20\" rx=\"10\" "
-			   "class=\"s-%s\"/>",
+		fprintf(f,
+			"<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"20\" rx=\"10\" "
+			"class=\"s-%s\"/>",
 			x, y0 + 54, w, status_names[st]);
 		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" class=\"lbl t-%s\">",
 			x + w / 2, y0 + 68, status_names[st]);
@@ -1614,15 +1615,17 @@ static void svg_panel(FILE *f, const struct ds_report *rep, const struct ds_repo
 	for (j = 0; j < n && g->cell >= 14; j++) {
 		double cx = g->left + (double)j * g->cell + g->cell / 2;
 
-		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" class=\"lbl col\" "
-			   "transform=\"rotate(-45 %.1f %.1f)\">",
+		fprintf(f,
+			"<text x=\"%.1f\" y=\"%.1f\" class=\"lbl col\" "
+			"transform=\"rotate(-45 %.1f %.1f)\">",
 			cx, y0 + g->top - 6, cx, y0 + g->top - 6);
 		ds_svg_escape(f, ds_report_agent(rep, j));
 		fputs("</text>\n", f);
 	}
 	if (g->compact)
-		fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-			   "class=\"s-within background\"/>\n",
+		fprintf(f,
+			"<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+			"class=\"s-within background\"/>\n",
 			g->left, y0 + g->top, (double)n * g->cell, (double)n * g->cell);
 	for (i = 0; i < n; i++) {
 		double y = y0 + g->top + (double)i * g->cell;
@@ -1644,8 +1647,9 @@ static void svg_panel(FILE *f, const struct ds_report *rep, const struct ds_repo
 				continue;
 			}
 			if (i == j)
-				fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
-					   "height=\"%.1f\" class=\"diag\"/>\n",
+				fprintf(f,
+					"<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+					"height=\"%.1f\" class=\"diag\"/>\n",
 					cx, y, g->cell, g->cell);
 			else
 				svg_cell(f, rep, t, m, i, j, row_iter_cell(&it, j), cx, y, g);
@@ -1791,8 +1795,8 @@ static int collect_asymmetries(const struct ds_report *rep, const struct ds_repo
 				x.b = ba->m[1].value;
 				r = finding_add(fs, &x);
 			}
-			if ((mask & (1u << DS_METRIC_LATENCY)) && has_value(ab, DS_METRIC_LATENCY) &&
-			    has_value(ba, DS_METRIC_LATENCY)) {
+			if ((mask & (1u << DS_METRIC_LATENCY)) &&
+			    has_value(ab, DS_METRIC_LATENCY) && has_value(ba, DS_METRIC_LATENCY)) {
 				x.metric = DS_METRIC_LATENCY;
 				if (!isnan(ab->owd_ms) && !isnan(ba->owd_ms)) {
 					if (asymmetric(ab->owd_ms, ba->owd_ms, R,
@@ -1850,11 +1854,11 @@ int ds_report_write_summary(const struct ds_report *rep, const struct ds_report_
 			    const struct ds_report_format *fmt, FILE *f)
 {
 	static const char *const asym_words[] = {
-		[ASYM_RATE] = "throughput",
-		[ASYM_OWD] = "one-way delay",
-		[ASYM_RTT] = "round-trip time as measured from each end",
-		[ASYM_OWD_VAR] = "one-way delay variation (queueing)",
-		[ASYM_LOSS] = "loss",
+	    [ASYM_RATE] = "throughput",
+	    [ASYM_OWD] = "one-way delay",
+	    [ASYM_RTT] = "round-trip time as measured from each end",
+	    [ASYM_OWD_VAR] = "one-way delay variation (queueing)",
+	    [ASYM_LOSS] = "loss",
 	};
 	static const char *const asym_units[] = {"Mbit/s", "ms", "ms", "ms", "%"};
 	struct findings down = {0}, slipped = {0}, unmeasured = {0}, asym = {0};
@@ -1863,8 +1867,9 @@ int ds_report_write_summary(const struct ds_report *rep, const struct ds_report_
 	int m, r = 0;
 
 	fmt_iso(when, sizeof(when), rep->newest_ns);
-	fprintf(f, "%zu agents, %zu directions, as of %s; each judged against its own baseline "
-		   "(%g%s percentile of its history).\n",
+	fprintf(f,
+		"%zu agents, %zu directions, as of %s; each judged against its own baseline "
+		"(%g%s percentile of its history).\n",
 		n, n > 1 ? n * (n - 1) : 0, when, t->baseline_percentile,
 		t->baseline_percentile == 1 ? "st" : "th");
 	for (m = 0; m < DS_METRIC_COUNT; m++) {
@@ -1873,8 +1878,9 @@ int ds_report_write_summary(const struct ds_report *rep, const struct ds_report_
 		if (!(fmt->metrics & (1u << m)))
 			continue;
 		ds_report_counts(rep, m, c);
-		fprintf(f, "  %-10s %zu within baseline, %zu marginal, %zu outside, %zu down, "
-			   "%zu without a current value\n",
+		fprintf(f,
+			"  %-10s %zu within baseline, %zu marginal, %zu outside, %zu down, "
+			"%zu without a current value\n",
 			metric_names[m], c[DS_STATUS_WITHIN], c[DS_STATUS_MARGINAL],
 			c[DS_STATUS_OUTSIDE], c[DS_STATUS_DOWN], c[DS_STATUS_NONE]);
 	}
@@ -1961,13 +1967,15 @@ int ds_report_write_summary(const struct ds_report *rep, const struct ds_report_
 		fmt_num(b, sizeof(b), v->baseline);
 		fprintf(f, "  %zu. %s → %s %s is %s: %s %s against a baseline of %s %s", k + 1,
 			ds_report_agent(rep, x->src), ds_report_agent(rep, x->dst),
-			metric_names[x->metric], x->status == DS_STATUS_OUTSIDE ? "outside" : "marginal",
-			a, metric_units[x->metric], b, metric_units[x->metric]);
+			metric_names[x->metric],
+			x->status == DS_STATUS_OUTSIDE ? "outside" : "marginal", a,
+			metric_units[x->metric], b, metric_units[x->metric]);
 		if (x->metric == DS_METRIC_LATENCY)
 			fprintf(f, " (+%.1f ms, %.1f×)", v->value - v->baseline,
 				v->baseline > 0 ? v->value / v->baseline : INFINITY);
 		else if (x->metric == DS_METRIC_THROUGHPUT)
-			fprintf(f, " (%.0f %% lower)", (v->baseline - v->value) / v->baseline * 100);
+			fprintf(f, " (%.0f %% lower)",
+				(v->baseline - v->value) / v->baseline * 100);
 		else
 			fprintf(f, " (+%.1f points)", v->value - v->baseline);
 		fprintf(f, "%s%s.\n", v->path[0] ? ", path " : "", v->path);

@@ -62,8 +62,8 @@ enum ds_results_column {
 	DS_RESULTS_NCOLS,
 };
 
-#define DS_RESULTS_HEADER                                                                  \
-	"ts,tool,run_id,src,dst,direction,path,outcome,rtt_ms,rtt_min_ms,rtt_ewma_ms,owd_ms,"   \
+#define DS_RESULTS_HEADER                                                                          \
+	"ts,tool,run_id,src,dst,direction,path,outcome,rtt_ms,rtt_min_ms,rtt_ewma_ms,owd_ms,"      \
 	"jitter_ms,owd_var_ms,loss_pct,bw_mbps,bw_lower_bound_mbps,bytes"
 
 /* Longest agent name and path label a results file may carry. */
@@ -131,9 +131,9 @@ enum ds_report_reason {
 	DS_REASON_COUNT,
 };
 
-const char *ds_report_metric_name(enum ds_report_metric m);   /* "latency" */
-const char *ds_report_status_name(enum ds_report_status s);   /* "within" */
-const char *ds_report_reason_name(enum ds_report_reason r);   /* "stale" */
+const char *ds_report_metric_name(enum ds_report_metric m); /* "latency" */
+const char *ds_report_status_name(enum ds_report_status s); /* "within" */
+const char *ds_report_reason_name(enum ds_report_reason r); /* "stale" */
 /* "latency" / "throughput" / "loss" / "all" → mask of (1 << metric); 0 if unknown. */
 unsigned ds_report_metric_mask(const char *name);
 
@@ -157,8 +157,7 @@ struct ds_report_thresholds {
 void ds_report_thresholds_default(struct ds_report_thresholds *t);
 
 /* Judge one value against a baseline (NAN baseline or value → DS_STATUS_NONE). */
-enum ds_report_status ds_report_judge_value(enum ds_report_metric m, double value,
-					    double baseline,
+enum ds_report_status ds_report_judge_value(enum ds_report_metric m, double value, double baseline,
 					    const struct ds_report_thresholds *t);
 /* The baseline of n samples (reorders v): the robust best as described above; NAN if n == 0. */
 double ds_report_baseline(enum ds_report_metric m, double *v, size_t n,
@@ -166,23 +165,23 @@ double ds_report_baseline(enum ds_report_metric m, double *v, size_t n,
 
 /* One metric of one cell after ds_report_judge. */
 struct ds_report_value {
-	double value;      /* current value, NAN when none (down, stale, never measured) */
-	double baseline;   /* NAN when the direction has no sample of this metric */
-	int64_t ts_ns;     /* of the row that gave the current value or the down, 0 none */
-	uint32_t samples;  /* values in the history of this direction */
-	uint8_t status;    /* enum ds_report_status */
-	uint8_t reason;    /* enum ds_report_reason */
-	bool lower_bound;  /* throughput: value is only a lower bound */
+	double value;     /* current value, NAN when none (down, stale, never measured) */
+	double baseline;  /* NAN when the direction has no sample of this metric */
+	int64_t ts_ns;    /* of the row that gave the current value or the down, 0 none */
+	uint32_t samples; /* values in the history of this direction */
+	uint8_t status;   /* enum ds_report_status */
+	uint8_t reason;   /* enum ds_report_reason */
+	bool lower_bound; /* throughput: value is only a lower bound */
 	char path[DS_RESULTS_PATH_MAX]; /* of the row that gave the value */
 };
 
 struct ds_report_cell {
-	uint32_t src, dst;      /* agent ranks (the sorted order of ds_report_agent) */
+	uint32_t src, dst;              /* agent ranks (the sorted order of ds_report_agent) */
 	char path[DS_RESULTS_PATH_MAX]; /* of the latest row that named one */
-	uint32_t rows;          /* rows for this direction, all outcomes */
-	int64_t last_ts_ns;     /* latest row of any outcome */
-	int64_t last_ok_ns;     /* latest ok row, 0 none */
-	uint8_t last_outcome;   /* enum ds_results_outcome of the latest row */
+	uint32_t rows;                  /* rows for this direction, all outcomes */
+	int64_t last_ts_ns;             /* latest row of any outcome */
+	int64_t last_ok_ns;             /* latest ok row, 0 none */
+	uint8_t last_outcome;           /* enum ds_results_outcome of the latest row */
 	/* From the latest ok row that had them (NAN none), for the asymmetry summary. */
 	double owd_ms, owd_var_ms, jitter_ms;
 	struct ds_report_value m[DS_METRIC_COUNT];
@@ -227,10 +226,10 @@ enum ds_report_status ds_report_cell_status(const struct ds_report_cell *c, unsi
 /* ---- output (to a caller's FILE; 0 or -EIO) ---- */
 
 struct ds_report_format {
-	unsigned metrics; /* mask of (1 << enum ds_report_metric) */
-	bool color;       /* ANSI colour (terminal matrix) */
-	bool header;      /* CSV header row */
-	size_t top;       /* summary: lines per section, 0 = all */
+	unsigned metrics;  /* mask of (1 << enum ds_report_metric) */
+	bool color;        /* ANSI colour (terminal matrix) */
+	bool header;       /* CSV header row */
+	size_t top;        /* summary: lines per section, 0 = all */
 	const char *title; /* SVG title, NULL for a default */
 };
 
@@ -238,9 +237,9 @@ struct ds_report_format {
 int ds_report_write_matrix(const struct ds_report *rep, const struct ds_report_thresholds *t,
 			   const struct ds_report_format *fmt, FILE *f);
 /* One CSV record per off-diagonal cell (DS_REPORT_CSV_HEADER). */
-#define DS_REPORT_CSV_HEADER                                                               \
-	"ts,tool,src,dst,path,status,latency_status,rtt_ms,rtt_baseline_ms,"               \
-	"throughput_status,bw_mbps,bw_lower_bound_mbps,bw_baseline_mbps,loss_status,"      \
+#define DS_REPORT_CSV_HEADER                                                                       \
+	"ts,tool,src,dst,path,status,latency_status,rtt_ms,rtt_baseline_ms,"                       \
+	"throughput_status,bw_mbps,bw_lower_bound_mbps,bw_baseline_mbps,loss_status,"              \
 	"loss_pct,loss_baseline_pct,rows,last_ts"
 int ds_report_write_csv(const struct ds_report *rep, const struct ds_report_format *fmt, FILE *f);
 /* Self-contained SVG heat map, one panel per metric. */

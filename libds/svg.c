@@ -49,8 +49,7 @@ void ds_svg_escape(FILE *f, const char *s)
 	}
 }
 
-void ds_svg_text(FILE *f, double x, double y, const char *cls, const char *anchor,
-		 const char *text)
+void ds_svg_text(FILE *f, double x, double y, const char *cls, const char *anchor, const char *text)
 {
 	fprintf(f, "<text x=\"%.1f\" y=\"%.1f\"", x, y);
 	if (cls)

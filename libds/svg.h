@@ -18,7 +18,6 @@ void ds_svg_escape(FILE *f, const char *s);
 void ds_svg_text(FILE *f, double x, double y, const char *cls, const char *anchor,
 		 const char *text);
 /* printf into a text buffer, for building labels; truncates, always terminates. */
-__attribute__((format(printf, 3, 4))) void ds_svg_fmt(char *buf, size_t len, const char *fmt,
-						      ...);
+__attribute__((format(printf, 3, 4))) void ds_svg_fmt(char *buf, size_t len, const char *fmt, ...);
 
 #endif

@@ -150,8 +150,7 @@ static int rank(const struct ds_report *rep, const char *name)
 	return -1;
 }
 
-static const struct ds_report_cell *cell(const struct ds_report *rep, const char *s,
-					 const char *d)
+static const struct ds_report_cell *cell(const struct ds_report *rep, const char *s, const char *d)
 {
 	return ds_report_cell(rep, (size_t)rank(rep, s), (size_t)rank(rep, d));
 }
@@ -201,22 +200,21 @@ static void columns_are_found_by_name_in_any_order(void)
 
 static void bad_rows_are_skipped_with_their_line(void)
 {
-	static const char text[] =
-		HDR
-		"2026-11-23T12:00:00.000Z,ds-mesh,1,a,b,fwd,punch,ok,10,,,,,,0,50,,\n" /* 2 ok */
-		"2026-11-23T12:00:00.000Z,ds-mesh,1,a,b,fwd,punch,ok,10\n"             /* 3 */
-		"yesterday,ds-mesh,1,a,b,fwd,punch,ok,10,,,,,,0,50,,\n"                 /* 4 */
-		"2026-11-23T12:00:00.000Z,ds-mesh,1,a,b,fwd,punch,ok,ten,,,,,,0,50,,\n" /* 5 */
-		"2026-11-23T12:00:00.000Z,ds-mesh,1,a,b,fwd,punch,fine,10,,,,,,0,50,,\n" /* 6 */
-		"2026-11-23T12:00:00.000Z,ds-mesh,1,a,a,fwd,punch,ok,10,,,,,,0,50,,\n" /* 7 */
-		"2026-11-23T12:00:00.000Z,ds-mesh,1,a,b,fwd,punch,ok,10,,,,,,101,50,,\n" /* 8 */
-		"2026-11-23T12:00:00.000Z,ds-mesh,1,a,b,fwd,punch,ok,nan,,,,,,0,50,,\n" /* 9 */
-		"2026-11-23T12:00:00.000Z,ds-mesh,1,a\033[2J,b,fwd,punch,ok,1,,,,,,0,50,,\n" /* 10 */
-		"2026-11-23T12:00:00.000Z,ds-mesh,1,a,b,sideways,punch,ok,1,,,,,,0,50,,\n" /* 11 */
-		"2026-11-23T12:00:00.000Z,ds-mesh,1,a,b,fwd,\"bad path\",ok,1,,,,,,0,50,,\n" /* 12 */
-		"2026-11-23T12:00:01.000Z,ds-mesh,1,b,a,fwd,punch,down,junk,,,,,,,,,\n"  /* 13 ok */
-		/* An open quote runs to the end of the file, as RFC 4180 says it may. */
-		"\"2026-11-23T12:00:00.000Z,ds-mesh\n";                                   /* 14 */
+	static const char text[] = HDR
+	    "2026-11-23T12:00:00.000Z,ds-mesh,1,a,b,fwd,punch,ok,10,,,,,,0,50,,\n"       /* 2 ok */
+	    "2026-11-23T12:00:00.000Z,ds-mesh,1,a,b,fwd,punch,ok,10\n"                   /* 3 */
+	    "yesterday,ds-mesh,1,a,b,fwd,punch,ok,10,,,,,,0,50,,\n"                      /* 4 */
+	    "2026-11-23T12:00:00.000Z,ds-mesh,1,a,b,fwd,punch,ok,ten,,,,,,0,50,,\n"      /* 5 */
+	    "2026-11-23T12:00:00.000Z,ds-mesh,1,a,b,fwd,punch,fine,10,,,,,,0,50,,\n"     /* 6 */
+	    "2026-11-23T12:00:00.000Z,ds-mesh,1,a,a,fwd,punch,ok,10,,,,,,0,50,,\n"       /* 7 */
+	    "2026-11-23T12:00:00.000Z,ds-mesh,1,a,b,fwd,punch,ok,10,,,,,,101,50,,\n"     /* 8 */
+	    "2026-11-23T12:00:00.000Z,ds-mesh,1,a,b,fwd,punch,ok,nan,,,,,,0,50,,\n"      /* 9 */
+	    "2026-11-23T12:00:00.000Z,ds-mesh,1,a\033[2J,b,fwd,punch,ok,1,,,,,,0,50,,\n" /* 10 */
+	    "2026-11-23T12:00:00.000Z,ds-mesh,1,a,b,sideways,punch,ok,1,,,,,,0,50,,\n"   /* 11 */
+	    "2026-11-23T12:00:00.000Z,ds-mesh,1,a,b,fwd,\"bad path\",ok,1,,,,,,0,50,,\n" /* 12 */
+	    "2026-11-23T12:00:01.000Z,ds-mesh,1,b,a,fwd,punch,down,junk,,,,,,,,,\n"      /* 13 ok */
+	    /* An open quote runs to the end of the file, as RFC 4180 says it may. */
+	    "\"2026-11-23T12:00:00.000Z,ds-mesh\n"; /* 14 */
 	struct warnings w;
 	long added = 0;
 	struct ds_report *rep = build(text, &w, &added, NULL);
@@ -240,15 +238,14 @@ static void bad_rows_are_skipped_with_their_line(void)
 
 static void current_value_is_the_latest_row(void)
 {
-	static const char text[] =
-		HDR
-		/* Out of order on purpose: the 12:04 row is the current one. */
-		"2026-11-23T12:04:00.000Z,ds-mesh,3,a,b,fwd,punch,ok,35,,,,,,0,50,,\n"
-		"2026-11-23T12:00:00.000Z,ds-mesh,1,a,b,fwd,punch,ok,10,,,,,,0,50,,\n"
-		"2026-11-23T12:02:00.000Z,ds-mesh,2,a,b,fwd,punch,ok,11,,,,,,0,50,,\n"
-		/* b's test of a repeats b's round trip on the rev row: not a's latency. */
-		"2026-11-23T12:04:10.000Z,ds-mesh,4,a,b,rev,punch,ok,99,,,,,,0,49,,\n"
-		"2026-11-23T12:04:10.000Z,ds-mesh,4,b,a,fwd,punch,ok,99,,,,,,0,50,,\n";
+	static const char text[] = HDR
+	    /* Out of order on purpose: the 12:04 row is the current one. */
+	    "2026-11-23T12:04:00.000Z,ds-mesh,3,a,b,fwd,punch,ok,35,,,,,,0,50,,\n"
+	    "2026-11-23T12:00:00.000Z,ds-mesh,1,a,b,fwd,punch,ok,10,,,,,,0,50,,\n"
+	    "2026-11-23T12:02:00.000Z,ds-mesh,2,a,b,fwd,punch,ok,11,,,,,,0,50,,\n"
+	    /* b's test of a repeats b's round trip on the rev row: not a's latency. */
+	    "2026-11-23T12:04:10.000Z,ds-mesh,4,a,b,rev,punch,ok,99,,,,,,0,49,,\n"
+	    "2026-11-23T12:04:10.000Z,ds-mesh,4,b,a,fwd,punch,ok,99,,,,,,0,50,,\n";
 	struct warnings w;
 	long added = 0;
 	struct ds_report *rep = build(text, &w, &added, NULL);
@@ -275,8 +272,7 @@ out:
 static void down_stale_refused_and_never_measured(void)
 {
 	static const char text[] =
-		HDR
-		"2026-11-23T12:00:00.000Z,ds-mesh,1,a,b,fwd,punch,ok,10,,,,,,0,50,,\n"
+	    HDR "2026-11-23T12:00:00.000Z,ds-mesh,1,a,b,fwd,punch,ok,10,,,,,,0,50,,\n"
 		"2026-11-23T12:20:00.000Z,ds-mesh,2,a,b,fwd,,down,,,,,,,,,,\n"
 		/* A down that is followed by an ok row is over. */
 		"2026-11-23T12:19:00.000Z,ds-mesh,3,b,a,fwd,,down,,,,,,,,,,\n"
@@ -327,8 +323,7 @@ static void down_stale_refused_and_never_measured(void)
 static void lower_bound_counts_only_when_it_clears_the_line(void)
 {
 	static const char text[] =
-		HDR
-		"2026-11-23T12:00:00.000Z,ds-mesh,1,a,b,fwd,lan,ok,1,,,,,,0,900,,\n"
+	    HDR "2026-11-23T12:00:00.000Z,ds-mesh,1,a,b,fwd,lan,ok,1,,,,,,0,900,,\n"
 		"2026-11-23T12:02:00.000Z,ds-mesh,2,a,b,fwd,lan,ok,1,,,,,,0,,800,\n"
 		"2026-11-23T12:00:00.000Z,ds-mesh,3,b,a,fwd,lan,ok,1,,,,,,0,900,,\n"
 		"2026-11-23T12:02:00.000Z,ds-mesh,4,b,a,fwd,lan,ok,1,,,,,,0,,500,\n";
@@ -379,8 +374,7 @@ static char *render(struct ds_report *rep, int which, unsigned metrics)
 static void outputs_name_each_direction(void)
 {
 	static const char text[] =
-		HDR
-		"2026-11-23T12:00:00.000Z,ds-mesh,1,alpha,bravo,fwd,punch,ok,10,,,,,,0,100,,\n"
+	    HDR "2026-11-23T12:00:00.000Z,ds-mesh,1,alpha,bravo,fwd,punch,ok,10,,,,,,0,100,,\n"
 		"2026-11-23T12:00:00.000Z,ds-mesh,1,bravo,alpha,rev,punch,ok,10,,,,,,0,10,,\n"
 		"2026-11-23T12:02:00.000Z,ds-mesh,2,alpha,bravo,fwd,relay,ok,45,,,,,,0,100,,\n"
 		"2026-11-23T12:02:00.000Z,ds-mesh,2,bravo,alpha,rev,relay,ok,45,,,,,,0,10,,\n"
@@ -397,11 +391,13 @@ static void outputs_name_each_direction(void)
 				 "outside,45.000,10.000,within,100.000,,100.000,within,0.000,"
 				 "0.000,2,2026-11-23T12:02:00.000Z\n"));
 	/* Never measured: a record with empty values. */
-	CHECK(out && strstr(out, ",ds-report,alpha,\"q\"\"uote\",,none,none,,,none,,,,none,,,0,\n"));
+	CHECK(out &&
+	      strstr(out, ",ds-report,alpha,\"q\"\"uote\",,none,none,,,none,,,,none,,,0,\n"));
 	free(out);
 	out = render(rep, 2, DS_METRIC_ALL);
-	CHECK(out && strstr(out, "ds_report_rtt_seconds{src=\"alpha\",dst=\"bravo\",path=\"relay\"} "
-				 "0.045\n"));
+	CHECK(out &&
+	      strstr(out, "ds_report_rtt_seconds{src=\"alpha\",dst=\"bravo\",path=\"relay\"} "
+			  "0.045\n"));
 	CHECK(out && strstr(out, "ds_report_status{src=\"bravo\",dst=\"q\\\"uote\",path=\"\","
 				 "metric=\"latency\"} 3\n"));
 	CHECK(out && strstr(out, "ds_report_cells{metric=\"latency\",status=\"outside\"} 1\n"));
