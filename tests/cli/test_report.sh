@@ -178,6 +178,33 @@ else
 	fail svg-to-stdout-one-metric
 fi
 
+# Above 150 agents only the cells that need attention are drawn; the chips still count all.
+python3 "$DS_ROOT/tests/bench/gen_results.py" -n 200 -c 2 >"$TMP/f200.csv"
+ds-report --svg "$TMP/f200.svg" "$TMP/f200.csv"
+cat >"$TMP/check_compact.py" <<'EOF'
+import sys, xml.etree.ElementTree as E
+NS = "{http://www.w3.org/2000/svg}"
+root = E.parse(sys.argv[1]).getroot()
+bad = []
+for p in root.findall(NS + "g[@class='panel']"):
+    cells = [g.get("data-status") for g in p.findall(NS + "g[@class='cell']")]
+    chips = {g.get("data-status"): int(g.get("data-count")) for g in p.findall(NS + "g[@class='chip']")}
+    if "within" in cells or sum(chips.values()) != 200 * 199:
+        bad.append("%s: within cells drawn or chips %s" % (p.get("data-metric"), chips))
+    for st in ("marginal", "outside", "down", "none"):
+        if cells.count(st) != chips[st]:
+            bad.append("%s: %d %s cells, chip says %d" % (p.get("data-metric"), cells.count(st), st, chips[st]))
+    if p.get("data-metric") == "latency" and not chips["outside"]:
+        bad.append("no outside cell in the slowed fleet")
+print("\n".join(bad))
+sys.exit(1 if bad else 0)
+EOF
+if out=$(python3 "$TMP/check_compact.py" "$TMP/f200.svg" 2>&1); then
+	pass svg-compact-above-150-agents
+else
+	fail svg-compact-above-150-agents "$out"
+fi
+
 # --- OpenMetrics ---
 ds-report --openmetrics "${MESH[@]}" >"$TMP/ds.prom"
 cat >"$TMP/check_om.py" <<'EOF'
