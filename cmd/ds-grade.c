@@ -30,10 +30,10 @@
 #include "sockdiag.h"
 #include "version.h"
 
-#define TOOL "ds-grade"
-#define TIMELINE_BUCKETS 288 /* 24 h of 5 minutes */
+#define TOOL              "ds-grade"
+#define TIMELINE_BUCKETS  288 /* 24 h of 5 minutes */
 #define TIMELINE_WIDTH_NS (5 * 60 * DS_NSEC_PER_SEC)
-#define ROW_MAX 4096
+#define ROW_MAX           4096
 
 enum view { VIEW_SESSIONS, VIEW_APPS, VIEW_DEVICE, VIEW_TIMELINE, VIEW_FLEET };
 
@@ -50,9 +50,9 @@ struct opts {
 /* One session as ds-grade keeps it between sweeps. */
 struct sess {
 	struct ds_tcp_session k;
-	pid_t pid;                   /* owner, when have_proc */
+	pid_t pid; /* owner, when have_proc */
 	char comm[DS_PROC_COMM_LEN];
-	const char *exe;             /* interned: many sessions, few programs */
+	const char *exe; /* interned: many sessions, few programs */
 	bool have_proc;
 	int64_t first_seen_ns; /* realtime */
 	int64_t last_seen_ns;
@@ -213,7 +213,7 @@ static int collect(const struct ds_tcp_session *s, void *arg)
 
 static void do_sweep(struct ds_sockdiag *d, int family, struct sweep *sw)
 {
-	static const int families[] = { AF_INET, AF_INET6 };
+	static const int families[] = {AF_INET, AF_INET6};
 	size_t i;
 
 	sw->n = 0;
@@ -372,14 +372,14 @@ static void out_csv(FILE *f, struct ds_csv_rec *r)
 }
 
 static const char SESSION_COLUMNS[] =
-	"ts,tool,pid,app,exe,local,remote,state,age_s,rtt_ms,rttvar_ms,retrans,segs_out,"
-	"retrans_pct,bytes_acked,bytes_received,grade,note";
+    "ts,tool,pid,app,exe,local,remote,state,age_s,rtt_ms,rttvar_ms,retrans,segs_out,"
+    "retrans_pct,bytes_acked,bytes_received,grade,note";
 
 static const char *state_name(uint8_t st)
 {
-	static const char *const names[] = { "",	  "established", "syn-sent", "syn-recv",
-					     "fin-wait-1", "fin-wait-2", "time-wait", "closed",
-					     "close-wait", "last-ack",   "listen",    "closing" };
+	static const char *const names[] = {"",           "established", "syn-sent",  "syn-recv",
+					    "fin-wait-1", "fin-wait-2",  "time-wait", "closed",
+					    "close-wait", "last-ack",    "listen",    "closing"};
 
 	return st < sizeof(names) / sizeof(names[0]) ? names[st] : "";
 }
@@ -434,8 +434,7 @@ static void session_line(FILE *f, const struct opts *o, const struct sess *s, in
 						    : ds_grade_skip_name(skip);
 
 	if (s->have_proc)
-		snprintf(who, sizeof(who), "%s[%d]", s->comm[0] ? s->comm : "?",
-			 (int)s->pid);
+		snprintf(who, sizeof(who), "%s[%d]", s->comm[0] ? s->comm : "?", (int)s->pid);
 	else
 		snprintf(who, sizeof(who), "-");
 	fprintf(f, "%-9s  %-22s %-46s rtt %8.1f ms  retx %6.2f%%  age %7.1f s\n", label, who,
@@ -447,8 +446,8 @@ static void session_line(FILE *f, const struct opts *o, const struct sess *s, in
 /* ---- history ---- */
 
 static const char HISTORY_COLUMNS[] =
-	"ts,tool,host,event,pid,app,exe,local,remote,cookie,age_s,rtt_ms,retrans,segs_out,"
-	"retrans_pct,bytes_acked,bytes_received,grade";
+    "ts,tool,host,event,pid,app,exe,local,remote,cookie,age_s,rtt_ms,retrans,segs_out,"
+    "retrans_pct,bytes_acked,bytes_received,grade";
 
 static void history_rec(struct ds_csv_rec *r, char *buf, size_t cap, const struct opts *o,
 			const struct sess *s, const char *event, int64_t ts_ns, double age_s)
@@ -510,7 +509,7 @@ static void appender_begin(struct appender *a, const struct opts *o)
 		ds_errc(DS_EXIT_FAILURE, errno, "locking %s", a->path);
 	if (fstat(a->fd, &st) == 0 && st.st_size == 0) {
 		char hdr[sizeof(HISTORY_COLUMNS) + 1];
-		struct ds_csv_rec r = { .buf = hdr, .cap = sizeof(hdr) };
+		struct ds_csv_rec r = {.buf = hdr, .cap = sizeof(hdr)};
 
 		snprintf(hdr, sizeof(hdr), "%s\n", HISTORY_COLUMNS);
 		r.len = strlen(hdr);
@@ -558,8 +557,8 @@ static void emit_history(struct appender *a, const struct opts *o, const struct 
 		char ra[DS_ADDR_STRLEN];
 		enum ds_grade g = DS_GRADE_NONE;
 
-		if (ds_grade_eligible(&o->cfg, &s->k.local, &s->k.remote, age_s,
-				      s->k.has_info) == DS_GRADE_GRADED)
+		if (ds_grade_eligible(&o->cfg, &s->k.local, &s->k.remote, age_s, s->k.has_info) ==
+		    DS_GRADE_GRADED)
 			g = ds_grade_of(&o->cfg, sess_rtt_ms(&s->k), sess_retrans_pct(&s->k));
 		fprintf(a->out, "%-7s %-9s %-16s %-46s rtt %8.1f ms  retx %6.2f%%  age %7.1f s\n",
 			event, g == DS_GRADE_NONE ? "-" : ds_grade_name(g),
@@ -585,8 +584,8 @@ static void read_history(const char *path, int64_t since_ns, struct hrow **rows,
 		ds_errc(DS_EXIT_FAILURE, r, "%s", path);
 	if (ds_csv_reader_column(rd, "ts") < 0 || ds_csv_reader_column(rd, "rtt_ms") < 0 ||
 	    ds_csv_reader_column(rd, "remote") < 0)
-		ds_errx(DS_EXIT_FAILURE, "%s: not a ds-grade history (no ts, rtt_ms, remote columns)",
-			path);
+		ds_errx(DS_EXIT_FAILURE,
+			"%s: not a ds-grade history (no ts, rtt_ms, remote columns)", path);
 	while ((r = ds_csv_reader_next(rd)) != 0) {
 		struct hrow h;
 		const char *v;
@@ -660,7 +659,7 @@ static void read_history(const char *path, int64_t since_ns, struct hrow **rows,
 
 	/* The latest row of each session stands for it (samples are superseded). */
 	{
-		struct table seen = { 0 };
+		struct table seen = {0};
 
 		for (i = *n; i-- > first;) {
 			uint64_t hk = 1469598103934665603ULL;
@@ -766,7 +765,8 @@ static void view_apps(const struct opts *o, struct item *items, size_t n, const 
 			out_csv(stdout, &r);
 		} else if (a->r.grade == DS_GRADE_NONE) {
 			printf("%-9s  %-20s %4zu sessions (fewer than %u: no app grade)\n", "-",
-			       a->app[0] ? a->app : "(unknown)", a->r.sessions, o->cfg.min_sessions);
+			       a->app[0] ? a->app : "(unknown)", a->r.sessions,
+			       o->cfg.min_sessions);
 		} else {
 			printf("%-9s  %-20s %4zu sessions  median rtt %7.1f ms  retx %5.2f%%  "
 			       "%3.0f%% clean\n",
@@ -840,8 +840,8 @@ static void view_device(const struct opts *o, struct item *items, size_t n, cons
 		ds_csv_field_double(&rec, r.median_rtt_ms, 3);
 		ds_csv_field_double(&rec, r.retrans_pct, 3);
 		ds_csv_field(&rec, ds_grade_name(r.grade));
-		ds_csv_field(&rec, hiccup ? ds_time_iso8601(when, sizeof(when), hiccup->ts_ns)
-					  : NULL);
+		ds_csv_field(&rec,
+			     hiccup ? ds_time_iso8601(when, sizeof(when), hiccup->ts_ns) : NULL);
 		ds_csv_field(&rec, hiccup ? hiccup->app : NULL);
 		ds_csv_field_double(&rec, hiccup ? hiccup->g.rtt_ms : NAN, 3);
 		ds_csv_field_double(&rec, hiccup ? hiccup->retrans_pct : NAN, 3);
@@ -862,9 +862,8 @@ static void view_device(const struct opts *o, struct item *items, size_t n, cons
 
 			format_when(when, sizeof(when), hiccup->ts_ns);
 			printf("Last hiccup: %s, %s, RTT %.1f ms, %.2f%% retransmits (%s)\n", when,
-			       hiccup->app[0] ? hiccup->app : "(unknown program)",
-			       hiccup->g.rtt_ms, isnan(hiccup->retrans_pct) ? 0.0
-									      : hiccup->retrans_pct,
+			       hiccup->app[0] ? hiccup->app : "(unknown program)", hiccup->g.rtt_ms,
+			       isnan(hiccup->retrans_pct) ? 0.0 : hiccup->retrans_pct,
 			       ds_grade_name(hiccup->g.grade));
 		} else {
 			printf("Last hiccup: none\n");
@@ -877,13 +876,13 @@ static void view_device(const struct opts *o, struct item *items, size_t n, cons
 /* ---- timeline ---- */
 
 static const char *const grade_colour[DS_GRADE_COUNT] = {
-	"\033[32m", /* Excellent: green */
-	"\033[36m", /* Good: cyan */
-	"\033[33m", /* Fair: yellow */
-	"\033[31m", /* Poor: red */
+    "\033[32m", /* Excellent: green */
+    "\033[36m", /* Good: cyan */
+    "\033[33m", /* Fair: yellow */
+    "\033[31m", /* Poor: red */
 };
-static const char *const grade_svg_colour[DS_GRADE_COUNT] = { "#2e9e44", "#4fb3c9", "#e0a800",
-							      "#d23c3c" };
+static const char *const grade_svg_colour[DS_GRADE_COUNT] = {"#2e9e44", "#4fb3c9", "#e0a800",
+							     "#d23c3c"};
 
 static void write_svg(const char *path, const enum ds_grade *worst, const size_t *count,
 		      int64_t start_ns)
@@ -893,13 +892,15 @@ static void write_svg(const char *path, const enum ds_grade *worst, const size_t
 
 	if (!f)
 		ds_errc(DS_EXIT_FAILURE, errno, "%s", path);
-	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-		   "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"70\" "
-		   "font-family=\"sans-serif\" font-size=\"10\">\n"
-		   "<title>%s: 24 h of TCP session grades, 5-minute buckets</title>\n",
+	fprintf(f,
+		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"70\" "
+		"font-family=\"sans-serif\" font-size=\"10\">\n"
+		"<title>%s: 24 h of TCP session grades, 5-minute buckets</title>\n",
 		TIMELINE_BUCKETS * 3 + 20, host_name());
 	for (i = 0; i < TIMELINE_BUCKETS; i++) {
-		const char *fill = worst[i] == DS_GRADE_NONE ? "#d0d0d0" : grade_svg_colour[worst[i]];
+		const char *fill =
+		    worst[i] == DS_GRADE_NONE ? "#d0d0d0" : grade_svg_colour[worst[i]];
 		char when[40];
 
 		format_when(when, sizeof(when), start_ns + i * TIMELINE_WIDTH_NS);
@@ -916,8 +917,8 @@ static void write_svg(const char *path, const enum ds_grade *worst, const size_t
 
 		gmtime_r(&t, &tm);
 		strftime(when, sizeof(when), "%H:%M", &tm);
-		fprintf(f, "<text x=\"%d\" y=\"55\" text-anchor=\"middle\">%s</text>\n",
-			10 + i * 3, when);
+		fprintf(f, "<text x=\"%d\" y=\"55\" text-anchor=\"middle\">%s</text>\n", 10 + i * 3,
+			when);
 	}
 	fprintf(f, "</svg>\n");
 	if (fclose(f) != 0)
@@ -927,7 +928,7 @@ static void write_svg(const char *path, const enum ds_grade *worst, const size_t
 static void view_timeline(const struct opts *o, const struct hrow *rows, size_t n, const char *ts)
 {
 	enum ds_grade worst[TIMELINE_BUCKETS];
-	size_t count[TIMELINE_BUCKETS] = { 0 };
+	size_t count[TIMELINE_BUCKETS] = {0};
 	int64_t now = ds_clock_realtime_ns();
 	/* Buckets are aligned to 5-minute wall-clock boundaries; the last holds now. */
 	int64_t end = (now / TIMELINE_WIDTH_NS + 1) * TIMELINE_WIDTH_NS;
@@ -960,8 +961,8 @@ static void view_timeline(const struct opts *o, const struct hrow *rows, size_t 
 			ds_csv_rec_init(&r, buf, sizeof(buf));
 			ds_csv_field(&r, ts);
 			ds_csv_field(&r, TOOL);
-			ds_csv_field(&r, ds_time_iso8601(when, sizeof(when),
-							 start + b * TIMELINE_WIDTH_NS));
+			ds_csv_field(
+			    &r, ds_time_iso8601(when, sizeof(when), start + b * TIMELINE_WIDTH_NS));
 			ds_csv_field_long(&r, (long long)count[b]);
 			ds_csv_field(&r, worst[b] == DS_GRADE_NONE ? "idle" : "active");
 			ds_csv_field(&r, ds_grade_name(worst[b]));
@@ -994,7 +995,8 @@ static void view_timeline(const struct opts *o, const struct hrow *rows, size_t 
 		       "\033[90m\xc2\xb7\033[0m idle   (UTC, 5 min per cell)\n",
 		       grade_colour[0], grade_colour[1], grade_colour[2], grade_colour[3]);
 	else
-		printf("      E Excellent  G Good  F Fair  P Poor  . idle   (UTC, 5 min per cell)\n");
+		printf(
+		    "      E Excellent  G Good  F Fair  P Poor  . idle   (UTC, 5 min per cell)\n");
 }
 
 /* ---- fleet ---- */
@@ -1026,7 +1028,7 @@ static void view_fleet(const struct opts *o, char **files, int nfiles, const cha
 {
 	struct device_row *dev = calloc((size_t)nfiles, sizeof(*dev));
 	double *meds = calloc((size_t)nfiles, sizeof(*meds));
-	size_t per_grade[DS_GRADE_COUNT] = { 0 }, ungraded = 0, nmeds = 0, i, shown;
+	size_t per_grade[DS_GRADE_COUNT] = {0}, ungraded = 0, nmeds = 0, i, shown;
 	int f;
 
 	if (!dev || !meds)
@@ -1092,14 +1094,14 @@ static void view_fleet(const struct opts *o, char **files, int nfiles, const cha
 		}
 	} else {
 		size_t graded = (size_t)nfiles - ungraded;
-		const char *state = per_grade[DS_GRADE_POOR]	 ? "needs attention"
+		const char *state = per_grade[DS_GRADE_POOR]   ? "needs attention"
 				    : per_grade[DS_GRADE_FAIR] ? "is mostly healthy"
-				    : graded			 ? "is healthy"
-								 : "is not graded yet";
+				    : graded                   ? "is healthy"
+							       : "is not graded yet";
 
 		/* The one-line band first: it is what a dashboard shows. */
-		printf("Fleet %s: %zu Excellent, %zu Good, %zu Fair, %zu Poor", state,
-		       per_grade[0], per_grade[1], per_grade[2], per_grade[3]);
+		printf("Fleet %s: %zu Excellent, %zu Good, %zu Fair, %zu Poor", state, per_grade[0],
+		       per_grade[1], per_grade[2], per_grade[3]);
 		if (ungraded)
 			printf(", %zu not graded", ungraded);
 		printf(" (%d devices)\n\n", nfiles);
@@ -1114,7 +1116,8 @@ static void view_fleet(const struct opts *o, char **files, int nfiles, const cha
 		}
 		printf("\nMedian fleet latency: ");
 		if (nmeds)
-			printf("%.1f ms (median of device medians)\n", ds_grade_median(meds, nmeds));
+			printf("%.1f ms (median of device medians)\n",
+			       ds_grade_median(meds, nmeds));
 		else
 			printf("none\n");
 		shown = nmeds < 10 ? nmeds : 10;
@@ -1132,8 +1135,8 @@ static void view_fleet(const struct opts *o, char **files, int nfiles, const cha
 /* ---- cron state: the sessions seen by the previous run ---- */
 
 static const char STATE_COLUMNS[] =
-	"cookie,first_seen_ns,last_seen_ns,pid,app,exe,local,remote,state,rtt_us,retrans,"
-	"segs_out,bytes_acked,bytes_received";
+    "cookie,first_seen_ns,last_seen_ns,pid,app,exe,local,remote,state,rtt_us,retrans,"
+    "segs_out,bytes_acked,bytes_received";
 
 static void state_load(const char *path, struct table *t)
 {
@@ -1148,9 +1151,9 @@ static void state_load(const char *path, struct table *t)
 	}
 	while ((r = ds_csv_reader_next(rd)) != 0) {
 		long long v[8];
-		static const char *const num[8] = { "cookie",	    "first_seen_ns", "last_seen_ns",
-						    "rtt_us",	    "retrans",	     "segs_out",
-						    "bytes_acked", "bytes_received" };
+		static const char *const num[8] = {"cookie",      "first_seen_ns", "last_seen_ns",
+						   "rtt_us",      "retrans",       "segs_out",
+						   "bytes_acked", "bytes_received"};
 		const char *la, *ra, *pid, *app, *exe;
 		struct sess *s;
 		int i, bad = 0;
@@ -1287,8 +1290,7 @@ static void merge_sweep(struct live *L, int64_t now_ns)
 	}
 }
 
-static void attribute_table(struct live *L, bool only_graded, const struct opts *o,
-			    int64_t now_ns)
+static void attribute_table(struct live *L, bool only_graded, const struct opts *o, int64_t now_ns)
 {
 	struct sess **v = malloc((L->table.n ? L->table.n : 1) * sizeof(*v));
 	uint32_t *live = malloc((L->table.n ? L->table.n : 1) * sizeof(*live));
@@ -1392,7 +1394,7 @@ static struct sess **live_list(struct live *L, size_t *n)
 
 static void run_sessions_once(const struct opts *o)
 {
-	struct live L = { 0 };
+	struct live L = {0};
 	struct sess **v;
 	size_t n, i;
 	int64_t now;
@@ -1487,8 +1489,8 @@ static struct item *history_items(const struct opts *o, size_t *n, struct hrow *
 /* Cron mode: append the sessions that finished since the previous run. */
 static void run_cron(const struct opts *o)
 {
-	struct live L = { 0 };
-	struct appender a = { .path = o->history, .out = stdout };
+	struct live L = {0};
+	struct appender a = {.path = o->history, .out = stdout};
 	char state_path[4096];
 	int64_t now;
 	size_t i, finished = 0;
@@ -1521,8 +1523,8 @@ static void run_cron(const struct opts *o)
 	for (i = 0; i < L.table.n; i++) { /* loopback is never graded: not worth keeping */
 		struct sess *s = &L.table.v[i];
 
-		if (s->used && (ds_addr_is_loopback(&s->k.local) ||
-				ds_addr_is_loopback(&s->k.remote))) {
+		if (s->used &&
+		    (ds_addr_is_loopback(&s->k.local) || ds_addr_is_loopback(&s->k.remote))) {
 			table_remove(&L.table, s);
 			i--;
 		}
@@ -1574,9 +1576,9 @@ static int on_destroy(const struct ds_tcp_session *k, void *arg)
 
 static void run_watch(const struct opts *o)
 {
-	struct live L = { 0 };
-	struct appender a = { .path = o->history, .out = stdout };
-	struct destroy_ctx dc = { .L = &L, .a = &a, .o = o };
+	struct live L = {0};
+	struct appender a = {.path = o->history, .out = stdout};
+	struct destroy_ctx dc = {.L = &L, .a = &a, .o = o};
 	int dfd;
 	unsigned lost = 0, lost_reported = 0;
 	int64_t next = ds_clock_ns();
@@ -1589,9 +1591,10 @@ static void run_watch(const struct opts *o)
 	live_open(&L);
 	dfd = ds_sockdiag_destroy_open(L.diag);
 	if (dfd < 0) {
-		ds_warnc(dfd, "cannot watch for closing sessions (needs root / CAP_NET_ADMIN); "
-			      "sessions that close between sweeps are reported with the counters of "
-			      "their last sweep, or missed");
+		ds_warnc(dfd,
+			 "cannot watch for closing sessions (needs root / CAP_NET_ADMIN); "
+			 "sessions that close between sweeps are reported with the counters of "
+			 "their last sweep, or missed");
 		dfd = -1;
 	}
 	while (!stop_requested) {
@@ -1626,7 +1629,7 @@ static void run_watch(const struct opts *o)
 			if (!s->missing && o->sample_ns > 0 &&
 			    sess_skip(o, s, now) == DS_GRADE_GRADED &&
 			    now - (s->last_sample_ns ? s->last_sample_ns : s->first_seen_ns) >=
-				    o->sample_ns) {
+				o->sample_ns) {
 				emit_history(&a, o, s, "sample", now, sess_age_s(s, now));
 				s->last_sample_ns = now;
 			}
@@ -1642,7 +1645,7 @@ static void run_watch(const struct opts *o)
 		/* Between sweeps, wait on the destroy socket so closes are recorded promptly. */
 		while (!stop_requested) {
 			int64_t left = next - ds_clock_ns();
-			struct pollfd p = { .fd = dfd, .events = POLLIN };
+			struct pollfd p = {.fd = dfd, .events = POLLIN};
 			int r;
 
 			if (left <= 0)
@@ -1686,32 +1689,32 @@ enum {
 };
 
 static const struct option long_options[] = {
-	{ "apps", no_argument, NULL, OPT_APPS },
-	{ "device", no_argument, NULL, OPT_DEVICE },
-	{ "timeline", no_argument, NULL, OPT_TIMELINE },
-	{ "fleet", no_argument, NULL, OPT_FLEET },
-	{ "all", no_argument, NULL, OPT_ALL },
-	{ "lan", no_argument, NULL, OPT_LAN },
-	{ "rtt-ms", required_argument, NULL, OPT_RTT },
-	{ "retrans-pct", required_argument, NULL, OPT_RETRANS },
-	{ "min-age", required_argument, NULL, OPT_MIN_AGE },
-	{ "min-sessions", required_argument, NULL, OPT_MIN_SESSIONS },
-	{ "config", required_argument, NULL, OPT_CONFIG },
-	{ "snapshot", no_argument, NULL, OPT_SNAPSHOT },
-	{ "watch", required_argument, NULL, OPT_WATCH },
-	{ "sample", required_argument, NULL, OPT_SAMPLE },
-	{ "history", required_argument, NULL, OPT_HISTORY },
-	{ "state-file", required_argument, NULL, OPT_STATE_FILE },
-	{ "since", required_argument, NULL, OPT_SINCE },
-	{ "svg", required_argument, NULL, OPT_SVG },
-	{ "color", required_argument, NULL, OPT_COLOR },
-	{ "csv", no_argument, NULL, OPT_CSV },
-	{ "no-header", no_argument, NULL, OPT_NO_HEADER },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ 0 },
+    {"apps", no_argument, NULL, OPT_APPS},
+    {"device", no_argument, NULL, OPT_DEVICE},
+    {"timeline", no_argument, NULL, OPT_TIMELINE},
+    {"fleet", no_argument, NULL, OPT_FLEET},
+    {"all", no_argument, NULL, OPT_ALL},
+    {"lan", no_argument, NULL, OPT_LAN},
+    {"rtt-ms", required_argument, NULL, OPT_RTT},
+    {"retrans-pct", required_argument, NULL, OPT_RETRANS},
+    {"min-age", required_argument, NULL, OPT_MIN_AGE},
+    {"min-sessions", required_argument, NULL, OPT_MIN_SESSIONS},
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"snapshot", no_argument, NULL, OPT_SNAPSHOT},
+    {"watch", required_argument, NULL, OPT_WATCH},
+    {"sample", required_argument, NULL, OPT_SAMPLE},
+    {"history", required_argument, NULL, OPT_HISTORY},
+    {"state-file", required_argument, NULL, OPT_STATE_FILE},
+    {"since", required_argument, NULL, OPT_SINCE},
+    {"svg", required_argument, NULL, OPT_SVG},
+    {"color", required_argument, NULL, OPT_COLOR},
+    {"csv", no_argument, NULL, OPT_CSV},
+    {"no-header", no_argument, NULL, OPT_NO_HEADER},
+    {"quiet", no_argument, NULL, 'q'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {0},
 };
 
 static void usage(void)
@@ -1775,7 +1778,7 @@ static void set_view(struct opts *o, enum view v, const char *name)
 
 int main(int argc, char **argv)
 {
-	struct opts o = { .family = AF_UNSPEC, .header = true, .color = -1 };
+	struct opts o = {.family = AF_UNSPEC, .header = true, .color = -1};
 	struct ds_grade_config flags_cfg;
 	/* Flags win over the config file: remember them and apply after it. */
 	const char *rtt_arg = NULL, *retrans_arg = NULL, *min_age_arg = NULL,
@@ -1852,8 +1855,8 @@ int main(int argc, char **argv)
 			break;
 		case OPT_SAMPLE:
 			if (strcmp(optarg, "0") != 0 &&
-			    ds_parse_duration_ns(optarg, DS_NSEC_PER_SEC, 24 * 3600 * DS_NSEC_PER_SEC,
-						 &o.sample_ns) < 0)
+			    ds_parse_duration_ns(optarg, DS_NSEC_PER_SEC,
+						 24 * 3600 * DS_NSEC_PER_SEC, &o.sample_ns) < 0)
 				ds_usage_error("bad --sample interval '%s' (0 or 1s..24h)", optarg);
 			if (strcmp(optarg, "0") == 0)
 				o.sample_ns = 0;
@@ -1923,8 +1926,8 @@ int main(int argc, char **argv)
 			       retrans_arg);
 	if (min_age_arg && ds_grade_config_set(&flags_cfg, "min_age_s", min_age_arg) < 0)
 		ds_usage_error("bad --min-age '%s' (seconds, 0..86400)", min_age_arg);
-	if (min_sessions_arg && ds_grade_config_set(&flags_cfg, "min_sessions",
-						    min_sessions_arg) < 0)
+	if (min_sessions_arg &&
+	    ds_grade_config_set(&flags_cfg, "min_sessions", min_sessions_arg) < 0)
 		ds_usage_error("bad --min-sessions '%s' (1 or more)", min_sessions_arg);
 	if (lan)
 		flags_cfg.include_lan = true;
@@ -1961,7 +1964,7 @@ int main(int argc, char **argv)
 		break;
 	case VIEW_APPS:
 	case VIEW_DEVICE: {
-		struct live L = { 0 };
+		struct live L = {0};
 		struct hrow *rows = NULL;
 		struct item *items;
 		size_t n;

@@ -12,7 +12,7 @@
 
 #include "num.h"
 
-static const char *const grade_names[DS_GRADE_COUNT] = { "Excellent", "Good", "Fair", "Poor" };
+static const char *const grade_names[DS_GRADE_COUNT] = {"Excellent", "Good", "Fair", "Poor"};
 
 void ds_grade_config_default(struct ds_grade_config *c)
 {
@@ -66,9 +66,8 @@ int ds_grade_config_set(struct ds_grade_config *c, const char *key, const char *
 		int metric; /* 0 rtt, 1 retrans */
 		int index;
 	} thresholds[] = {
-		{ "excellent_rtt_ms", 0, 0 },	   { "good_rtt_ms", 0, 1 },
-		{ "fair_rtt_ms", 0, 2 },	   { "excellent_retrans_pct", 1, 0 },
-		{ "good_retrans_pct", 1, 1 },	   { "fair_retrans_pct", 1, 2 },
+	    {"excellent_rtt_ms", 0, 0},      {"good_rtt_ms", 0, 1},      {"fair_rtt_ms", 0, 2},
+	    {"excellent_retrans_pct", 1, 0}, {"good_retrans_pct", 1, 1}, {"fair_retrans_pct", 1, 2},
 	};
 	size_t i;
 
@@ -300,9 +299,9 @@ void ds_grade_rollup(const struct ds_grade_config *c, const struct ds_grade_item
 	out->median_rtt_ms = ds_grade_median(scratch, n);
 	out->retrans_pct = ds_grade_retrans_pct(retrans, segs);
 	out->clean_pct = n ? (double)clean * 100.0 / (double)n : NAN;
-	out->grade = (n > 0 && n >= min_sessions) ? ds_grade_of(c, out->median_rtt_ms,
-								 out->retrans_pct)
-						  : DS_GRADE_NONE;
+	out->grade = (n > 0 && n >= min_sessions)
+			 ? ds_grade_of(c, out->median_rtt_ms, out->retrans_pct)
+			 : DS_GRADE_NONE;
 }
 
 int ds_grade_bucket(int64_t start_ns, int64_t width_ns, int nbuckets, int64_t ts_ns)

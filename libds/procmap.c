@@ -189,8 +189,8 @@ static int is_pid_name(const char *s)
 }
 
 /* Look through one process's descriptors for wanted sockets. */
-static int scan_process(struct ds_procmap *m, int procfd, const char *pidname,
-			struct want_set *ws, size_t *remaining, int *found)
+static int scan_process(struct ds_procmap *m, int procfd, const char *pidname, struct want_set *ws,
+			size_t *remaining, int *found)
 {
 	int piddir, fddir, err = 0;
 	DIR *fds;
@@ -248,7 +248,7 @@ static int scan_process(struct ds_procmap *m, int procfd, const char *pidname,
 
 int ds_procmap_resolve(struct ds_procmap *m, const uint32_t *want, size_t n)
 {
-	struct want_set ws = { 0 };
+	struct want_set ws = {0};
 	size_t i, remaining = 0, nother = 0, cap_other = 0;
 	int found = 0, err = 0;
 	DIR *proc = NULL;

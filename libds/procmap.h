@@ -13,7 +13,7 @@
 #include <sys/types.h>
 
 #define DS_PROC_COMM_LEN 64
-#define DS_PROC_EXE_LEN 512
+#define DS_PROC_EXE_LEN  512
 
 struct ds_procinfo {
 	pid_t pid;

@@ -209,7 +209,7 @@ int ds_sockdiag_dump(struct ds_sockdiag *d, int family, uint32_t states, ds_sock
 		struct nlmsghdr h;
 		struct inet_diag_req_v2 r;
 	} req;
-	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
 	int total = 0;
 	bool done = false;
 
@@ -248,7 +248,7 @@ int ds_sockdiag_dump(struct ds_sockdiag *d, int family, uint32_t states, ds_sock
 
 int ds_sockdiag_destroy_open(struct ds_sockdiag *d)
 {
-	static const int groups[] = { SKNLGRP_INET_TCP_DESTROY, SKNLGRP_INET6_TCP_DESTROY };
+	static const int groups[] = {SKNLGRP_INET_TCP_DESTROY, SKNLGRP_INET6_TCP_DESTROY};
 	int fd, size = 4 << 20;
 	size_t i;
 
@@ -262,7 +262,7 @@ int ds_sockdiag_destroy_open(struct ds_sockdiag *d)
 	 * kernel (port 0) skips the socket with the sender's port id.
 	 */
 	{
-		struct sockaddr_nl local = { .nl_family = AF_NETLINK };
+		struct sockaddr_nl local = {.nl_family = AF_NETLINK};
 
 		if (bind(fd, (struct sockaddr *)&local, sizeof(local)) < 0) {
 			int err = -errno;
@@ -287,8 +287,7 @@ int ds_sockdiag_destroy_open(struct ds_sockdiag *d)
 	return fd;
 }
 
-int ds_sockdiag_destroy_read(struct ds_sockdiag *d, ds_sockdiag_cb cb, void *arg,
-			     unsigned *lost)
+int ds_sockdiag_destroy_read(struct ds_sockdiag *d, ds_sockdiag_cb cb, void *arg, unsigned *lost)
 {
 	int total = 0;
 

@@ -22,8 +22,8 @@
 struct ds_tcp_session {
 	struct ds_addr local;
 	struct ds_addr remote;
-	uint64_t cookie;         /* socket cookie: unique for the socket's life, never reused */
-	uint32_t inode;          /* 0 once the socket has no file (orphaned or destroyed) */
+	uint64_t cookie; /* socket cookie: unique for the socket's life, never reused */
+	uint32_t inode;  /* 0 once the socket has no file (orphaned or destroyed) */
 	uint32_t uid;
 	uint8_t state;           /* TCP_ESTABLISHED ... (netinet/tcp.h numbering) */
 	bool has_info;           /* INET_DIAG_INFO was present */
@@ -81,7 +81,6 @@ int ds_sockdiag_destroy_open(struct ds_sockdiag *d);
  * sockets reported, or -errno. *lost counts overruns (ENOBUFS: notifications the kernel
  * dropped because the receive buffer was full); may be NULL.
  */
-int ds_sockdiag_destroy_read(struct ds_sockdiag *d, ds_sockdiag_cb cb, void *arg,
-			     unsigned *lost);
+int ds_sockdiag_destroy_read(struct ds_sockdiag *d, ds_sockdiag_cb cb, void *arg, unsigned *lost);
 
 #endif

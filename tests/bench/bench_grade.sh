@@ -12,7 +12,7 @@ need_root
 need_cmd ip ss python3 /usr/bin/time
 N=${1:-10000}
 RUNS=${2:-7}
-GRADE=$DS_ROOT/bin/ds-grade
+GRADE=${DS_BIN:-$DS_ROOT/bin}/ds-grade
 [ -x "$GRADE" ] || { echo "build first: make"; exit 77; }
 
 sfx=$$

@@ -13,7 +13,7 @@
 . "$(dirname "$0")/../lib.sh"
 need_root
 need_cmd ip nft tc python3 ss
-GRADE=$DS_ROOT/bin/ds-grade
+GRADE=${DS_BIN:-$DS_ROOT/bin}/ds-grade
 TCPH=$DS_ROOT/tests/lab/grade_tcp.py
 [ -x "$GRADE" ] || { echo "needs bin/ds-grade (make)"; exit 77; }
 

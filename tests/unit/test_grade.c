@@ -84,8 +84,7 @@ static void names_round_trip(void)
 	CHECK_STR(ds_grade_name(DS_GRADE_NONE), "");
 }
 
-static struct ds_addr A(const char *s)
-{
+static struct ds_addr A(const char *s) {
 	struct ds_addr a;
 
 	if (ds_addr_parse(s, 0, DS_ADDR_PORT_OPTIONAL, &a) < 0)
@@ -93,7 +92,8 @@ static struct ds_addr A(const char *s)
 	return a;
 }
 
-static void loopback_lan_and_young_sessions_are_not_graded(void)
+static void
+loopback_lan_and_young_sessions_are_not_graded(void)
 {
 	struct ds_grade_config c = defaults();
 	struct ds_addr pub_l = A("198.18.0.1:40000"), pub_r = A("203.0.113.9:443");
@@ -121,7 +121,7 @@ static void loopback_lan_and_young_sessions_are_not_graded(void)
 
 static void threshold_lists_must_increase(void)
 {
-	double t[3] = { 1, 2, 3 };
+	double t[3] = {1, 2, 3};
 
 	CHECK_INT(ds_grade_parse_thresholds("20,40,80", t), 0);
 	CHECK(t[0] == 20 && t[1] == 40 && t[2] == 80);
@@ -185,22 +185,22 @@ static void rollup_medians_rtt_and_pools_segments(void)
 {
 	struct ds_grade_config c = defaults();
 	struct ds_grade_item it[4] = {
-		{ 10, 0, 1000, DS_GRADE_EXCELLENT },
-		{ 30, 0, 1000, DS_GRADE_EXCELLENT },
-		{ 180, 40, 1000, DS_GRADE_POOR },
-		{ 40, 0, 1000, DS_GRADE_EXCELLENT },
+	    {10, 0, 1000, DS_GRADE_EXCELLENT},
+	    {30, 0, 1000, DS_GRADE_EXCELLENT},
+	    {180, 40, 1000, DS_GRADE_POOR},
+	    {40, 0, 1000, DS_GRADE_EXCELLENT},
 	};
 	double scratch[4];
 	struct ds_grade_rollup r;
 
 	ds_grade_rollup(&c, it, 4, 3, scratch, &r);
 	CHECK_INT(r.sessions, 4);
-	CHECK(r.median_rtt_ms == 35);              /* (30 + 40) / 2 */
-	CHECK(fabs(r.retrans_pct - 1.0) < 1e-9);   /* 40 of 4000 */
+	CHECK(r.median_rtt_ms == 35);            /* (30 + 40) / 2 */
+	CHECK(fabs(r.retrans_pct - 1.0) < 1e-9); /* 40 of 4000 */
 	CHECK(fabs(r.clean_pct - 75.0) < 1e-9);
 	CHECK_INT(r.per_grade[DS_GRADE_EXCELLENT], 3);
 	CHECK_INT(r.per_grade[DS_GRADE_POOR], 1);
-	CHECK_INT(r.grade, DS_GRADE_FAIR);         /* 35 ms Excellent, 1.0 % Fair */
+	CHECK_INT(r.grade, DS_GRADE_FAIR); /* 35 ms Excellent, 1.0 % Fair */
 
 	ds_grade_rollup(&c, it, 2, 3, scratch, &r); /* two sessions: no app grade */
 	CHECK_INT(r.grade, DS_GRADE_NONE);

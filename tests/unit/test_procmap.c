@@ -80,7 +80,7 @@ static void resolves_socket_inodes_to_programs(void)
 {
 	struct ds_procmap *m;
 	struct ds_procinfo pi;
-	uint32_t want[] = { 111, 333, 999, 111 };
+	uint32_t want[] = {111, 333, 999, 111};
 
 	CHECK_INT(ds_procmap_new(root, &m), 0);
 	CHECK_INT(ds_procmap_resolve(m, want, 4), 2);
@@ -103,7 +103,7 @@ static void cached_between_sweeps_and_expired_when_gone(void)
 {
 	struct ds_procmap *m;
 	struct ds_procinfo pi;
-	uint32_t first[] = { 111, 222, 333 }, live[] = { 333 };
+	uint32_t first[] = {111, 222, 333}, live[] = {333};
 
 	CHECK_INT(ds_procmap_new(root, &m), 0);
 	CHECK_INT(ds_procmap_resolve(m, first, 3), 3);

@@ -28,11 +28,11 @@ struct msgbuf {
 };
 
 /* One SOCK_DIAG_BY_FAMILY message; info_len bytes of tcp_info (0 = no INET_DIAG_INFO). */
-static void add_diag(struct msgbuf *m, int family, const char *src, uint16_t sport,
-		     const char *dst, uint16_t dport, uint64_t cookie, uint32_t inode,
-		     const struct tcp_info *ti, size_t info_len)
+static void add_diag(struct msgbuf *m, int family, const char *src, uint16_t sport, const char *dst,
+		     uint16_t dport, uint64_t cookie, uint32_t inode, const struct tcp_info *ti,
+		     size_t info_len)
 {
-	struct nlmsghdr h = { 0 };
+	struct nlmsghdr h = {0};
 	struct inet_diag_msg d;
 	struct rtattr rta;
 	size_t start = m->len, off;
@@ -67,7 +67,7 @@ static void add_diag(struct msgbuf *m, int family, const char *src, uint16_t spo
 
 static void add_done(struct msgbuf *m)
 {
-	struct nlmsghdr h = { .nlmsg_len = NLMSG_HDRLEN + 4, .nlmsg_type = NLMSG_DONE };
+	struct nlmsghdr h = {.nlmsg_len = NLMSG_HDRLEN + 4, .nlmsg_type = NLMSG_DONE};
 
 	memcpy(m->b + m->len, &h, sizeof(h));
 	memset(m->b + m->len + NLMSG_HDRLEN, 0, 4);
@@ -106,9 +106,9 @@ static struct tcp_info sample_info(void)
 
 static void parses_ipv4_and_ipv6_with_tcp_info(void)
 {
-	struct msgbuf m = { .len = 0 };
+	struct msgbuf m = {.len = 0};
 	struct tcp_info ti = sample_info();
-	struct seen v = { .n = 0 };
+	struct seen v = {.n = 0};
 	char buf[DS_ADDR_STRLEN];
 	bool done = false;
 
@@ -135,9 +135,9 @@ static void parses_ipv4_and_ipv6_with_tcp_info(void)
 
 static void v4_mapped_addresses_become_ipv4(void)
 {
-	struct msgbuf m = { .len = 0 };
+	struct msgbuf m = {.len = 0};
 	struct tcp_info ti = sample_info();
-	struct seen v = { .n = 0 };
+	struct seen v = {.n = 0};
 	char buf[DS_ADDR_STRLEN];
 
 	add_diag(&m, AF_INET6, "::ffff:198.51.100.7", 8080, "::ffff:203.0.113.5", 5555, 1, 1, &ti,
@@ -148,9 +148,9 @@ static void v4_mapped_addresses_become_ipv4(void)
 
 static void older_kernels_shorter_tcp_info(void)
 {
-	struct msgbuf m = { .len = 0 };
+	struct msgbuf m = {.len = 0};
 	struct tcp_info ti = sample_info();
-	struct seen v = { .n = 0 };
+	struct seen v = {.n = 0};
 	/* Up to tcpi_total_retrans only (the 3.x layout): later fields read as zero. */
 	size_t short_len = offsetof(struct tcp_info, tcpi_total_retrans) + 4;
 
@@ -164,8 +164,8 @@ static void older_kernels_shorter_tcp_info(void)
 
 static void socket_without_info(void)
 {
-	struct msgbuf m = { .len = 0 };
-	struct seen v = { .n = 0 };
+	struct msgbuf m = {.len = 0};
+	struct seen v = {.n = 0};
 
 	add_diag(&m, AF_INET, "198.51.100.7", 1, "203.0.113.9", 2, 3, 4, NULL, 0);
 	CHECK_INT(ds_sockdiag_parse(m.b, m.len, remember, &v, NULL), 1);
@@ -174,7 +174,7 @@ static void socket_without_info(void)
 
 static void every_length_is_checked(void)
 {
-	struct msgbuf m = { .len = 0 };
+	struct msgbuf m = {.len = 0};
 	struct tcp_info ti = sample_info();
 	struct nlmsghdr h;
 	size_t cut;
@@ -204,7 +204,7 @@ static void every_length_is_checked(void)
 
 static void attribute_running_past_its_message(void)
 {
-	struct msgbuf m = { .len = 0 };
+	struct msgbuf m = {.len = 0};
 	struct tcp_info ti = sample_info();
 	struct rtattr rta;
 	size_t at = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct inet_diag_msg));
@@ -222,7 +222,7 @@ static void attribute_running_past_its_message(void)
 static void kernel_error_is_returned(void)
 {
 	unsigned char b[NLMSG_HDRLEN + sizeof(struct nlmsgerr)];
-	struct nlmsghdr h = { .nlmsg_len = sizeof(b), .nlmsg_type = NLMSG_ERROR };
+	struct nlmsghdr h = {.nlmsg_len = sizeof(b), .nlmsg_type = NLMSG_ERROR};
 	int err = -EPERM;
 
 	memset(b, 0, sizeof(b));
@@ -236,9 +236,9 @@ static void kernel_error_is_returned(void)
 
 static void unknown_families_and_types_are_skipped(void)
 {
-	struct msgbuf m = { .len = 0 };
+	struct msgbuf m = {.len = 0};
 	struct tcp_info ti = sample_info();
-	struct seen v = { .n = 0 };
+	struct seen v = {.n = 0};
 	struct nlmsghdr h;
 
 	add_diag(&m, AF_INET, "198.51.100.7", 1, "203.0.113.9", 2, 3, 4, &ti, sizeof(ti));
@@ -261,7 +261,7 @@ static int stop_at_first(const struct ds_tcp_session *s, void *arg)
 
 static void callback_can_stop_the_walk(void)
 {
-	struct msgbuf m = { .len = 0 };
+	struct msgbuf m = {.len = 0};
 	struct tcp_info ti = sample_info();
 	int calls = 0;
 
@@ -293,7 +293,7 @@ static int find_port(const struct ds_tcp_session *s, void *arg)
 
 static int connected_pair(int *client, int *server, uint16_t *cport)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t len = sizeof(a);
 	int l = socket(AF_INET, SOCK_STREAM, 0);
 
@@ -316,7 +316,7 @@ static void dump_finds_a_live_socket_with_its_inode_and_cookie(void)
 	struct ds_sockdiag *d;
 	struct ds_procmap *pm;
 	struct ds_procinfo pi;
-	struct find f = { 0 };
+	struct find f = {0};
 	struct stat st;
 	int c, s;
 	uint64_t cookie = 0;
@@ -357,7 +357,7 @@ static void dump_finds_a_live_socket_with_its_inode_and_cookie(void)
 static void destroy_group_reports_final_counters(void)
 {
 	struct ds_sockdiag *d;
-	struct find f = { 0 };
+	struct find f = {0};
 	struct pollfd p;
 	socklen_t cl = sizeof(f.cookie);
 	int c, s, fd, i;
@@ -366,7 +366,8 @@ static void destroy_group_reports_final_counters(void)
 	CHECK_INT(ds_sockdiag_new(&d), 0);
 	fd = ds_sockdiag_destroy_open(d);
 	if (fd == -EPERM) {
-		printf("SKIP: sockdiag/destroy_group_reports_final_counters (needs CAP_NET_ADMIN)\n");
+		printf(
+		    "SKIP: sockdiag/destroy_group_reports_final_counters (needs CAP_NET_ADMIN)\n");
 		ds_sockdiag_free(d);
 		return;
 	}
