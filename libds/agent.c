@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/inotify.h>
 
 #include <openssl/rand.h>
 
@@ -58,6 +59,7 @@ struct apeer {
 	int64_t last_rx_ns;
 	uint64_t rx, tx;
 	int64_t backoff_ns;
+	int64_t cand_punch_ns; /* last keepalives sent to fresh candidates */
 	struct ds_timer ka;
 };
 
@@ -124,8 +126,10 @@ struct ds_agent {
 	struct ds_cand published[DS_CAND_MAX];
 	size_t npublished;
 	bool publish_failed;
+	int64_t last_refresh_ns;
+	int inotify_fd;
 	/* timers */
-	struct ds_timer t_refresh, t_stun_tick, t_second, t_sweep;
+	struct ds_timer t_refresh, t_stun_tick, t_second, t_sweep, t_reannounce;
 	/* receive and send scratch */
 	struct ds_udp_msg rx[DS_UDP_BATCH];
 	uint8_t rxbuf[DS_UDP_BATCH][DS_WIRE_MAX_PACKET + 64];
@@ -819,9 +823,20 @@ static void handle_datagram(struct ds_agent *a, int fd, struct ds_udp_msg *m)
 		return;
 	}
 	p->rx++;
-	learn_path(a, p, m);
-	if (ds_pair_keepalive_due(p->pair, m->rx_ns))
-		send_keepalive(a, p, &m->peer, &m->local, m->rx_ns);
+	{
+		int f = FAM_IDX(ds_addr_family(&m->peer));
+		int64_t quiet = a->cfg.refresh_min_ns ? a->cfg.refresh_min_ns
+						      : DS_AGENT_REFRESH_MIN_NS;
+		/* Heard again after a silence, or from a new address (a rebinding): answer
+		 * with a keepalive at once, so the peer hears from us without waiting for our
+		 * next round and its NAT and ours both have the pinhole again. */
+		bool welcome = !p->path_rx_ns[f] || m->rx_ns - p->path_rx_ns[f] > quiet ||
+			       !ds_addr_equal(&p->path[f], &m->peer);
+
+		learn_path(a, p, m);
+		if (welcome || ds_pair_keepalive_due(p->pair, m->rx_ns))
+			send_keepalive(a, p, &m->peer, &m->local, m->rx_ns);
+	}
 	switch (h.type) {
 	case DS_WIRE_ECHO_REQUEST:
 		answer_echo(a, p, &h, a->body, blen, m);
@@ -935,6 +950,23 @@ static void publish_candidates(struct ds_agent *a, bool force)
 	}
 }
 
+/* A keepalive on every known path of every peer. */
+static void reannounce(struct ds_loop *l, void *arg)
+{
+	struct ds_agent *a = arg;
+	int64_t now = ds_clock_ns();
+
+	for (size_t i = 0; i < a->npeers; i++) {
+		struct apeer *p = &a->peers[i];
+
+		for (int f = 0; f < 2; f++)
+			if (p->path[f].len)
+				send_keepalive(a, p, &p->path[f], &p->path_local[f], now);
+	}
+	out_flush(a);
+	(void)l;
+}
+
 static void stun_tick(struct ds_loop *l, void *arg)
 {
 	struct ds_agent *a = arg;
@@ -960,8 +992,18 @@ static void handle_stun(struct ds_agent *a, int fd, struct ds_udp_msg *m)
 		    ds_stun_get_addr(&sm, DS_STUN_ATTR_XOR_MAPPED_ADDRESS, &mapped) == 0) {
 			fam = FAM_IDX(ds_addr_family(&mapped));
 			if (!ds_addr_equal(&a->srflx[fam], &mapped)) {
+				bool rebound = a->srflx[fam].len != 0;
+
 				a->srflx[fam] = mapped;
 				publish_candidates(a, false);
+				/* Our NAT gave us a new mapping: tell every peer from it now (that
+				 * opens our NAT toward them) and again once they have read the new
+				 * candidate and opened theirs toward it. */
+				if (rebound) {
+					reannounce(a->loop, a);
+					ds_loop_timer_arm_in(a->loop, &a->t_reannounce,
+							     2 * DS_NSEC_PER_SEC);
+				}
 			}
 		}
 		return;
@@ -1005,6 +1047,7 @@ static void refresh(struct ds_loop *l, void *arg)
 	if (a->stun && ds_stun_client_pending(a->stun))
 		stun_tick(l, a);
 	publish_candidates(a, false);
+	a->last_refresh_ns = ds_clock_ns();
 	ds_loop_timer_arm_in(l, &a->t_refresh, rand_between(lo, hi));
 }
 
@@ -1030,9 +1073,17 @@ static void keepalive(struct ds_loop *l, void *arg)
 	int64_t lo = a->cfg.refresh_min_ns ? a->cfg.refresh_min_ns : DS_AGENT_REFRESH_MIN_NS;
 	int64_t hi = a->cfg.refresh_max_ns ? a->cfg.refresh_max_ns : DS_AGENT_REFRESH_MAX_NS;
 	bool est = established(p), sent = false;
-	bool fresh = now - p->last_rx_ns < 2 * hi && p->last_rx_ns;
+	/* Heard from within the last interval and a half: one keepalive may be late, two
+	 * missing ones mean the path broke (a NAT rebinding on either side). */
+	bool fresh = p->last_rx_ns && now - p->last_rx_ns < hi + hi / 2;
 
 	peer_read_cands(a, p);
+	/* An established peer gone quiet: maybe our own mapping changed; ask STUN now rather
+	 * than at the next scheduled refresh. */
+	if (est && !fresh && a->cfg.nstun && now - a->last_refresh_ns > 5 * DS_NSEC_PER_SEC) {
+		ds_loop_timer_disarm(l, &a->t_refresh);
+		refresh(l, a);
+	}
 	/* Warm every known path; when the peer has gone quiet or is not established, also
 	 * its static endpoint and every candidate it published (that re-opens our side of
 	 * the pinhole after the peer's NAT rebinding). */
@@ -1062,6 +1113,48 @@ static void keepalive(struct ds_loop *l, void *arg)
 	if (!sent || p->backoff_ns > lo)
 		p->backoff_ns = lo;
 	ds_loop_timer_arm_in(l, &p->ka, rand_between(p->backoff_ns, p->backoff_ns * 5 / 4));
+}
+
+/* A peer published new candidates (RDV/cand-NAME.csv renamed into place): read them and
+ * send one keepalive to each at once, which opens our NAT toward them without waiting for
+ * the next keepalive round (the peer's NAT may just have rebound). */
+static void on_rdv_change(struct ds_loop *l, int fd, uint32_t events, void *arg)
+{
+	struct ds_agent *a = arg;
+	union {
+		char b[4096];
+		struct inotify_event align;
+	} buf;
+	ssize_t n;
+
+	while ((n = read(fd, buf.b, sizeof(buf.b))) > 0) {
+		for (char *q = buf.b; q < buf.b + n;) {
+			struct inotify_event *ev = (struct inotify_event *)q;
+			size_t nl;
+			struct apeer *p;
+			int64_t now = ds_clock_ns();
+
+			q += sizeof(*ev) + ev->len;
+			if (!ev->len || strncmp(ev->name, "cand-", 5) != 0)
+				continue;
+			nl = strlen(ev->name);
+			if (nl < 10 || strcmp(ev->name + nl - 4, ".csv") != 0)
+				continue;
+			ev->name[nl - 4] = '\0';
+			p = peer_by_name(a, ev->name + 5);
+			if (!p || now - p->cand_punch_ns < DS_NSEC_PER_SEC)
+				continue;
+			peer_read_cands(a, p);
+			p->cand_punch_ns = now;
+			for (size_t i = 0; i < p->ncands; i++)
+				if (p->cands[i].kind != DS_CANDK_HOST ||
+				    !ds_addr_is_loopback(&p->cands[i].addr))
+					send_keepalive(a, p, &p->cands[i].addr, NULL, now);
+		}
+	}
+	out_flush(a);
+	(void)l;
+	(void)events;
 }
 
 /* Every second: the mesh switch (flag files), and paths to save. */
@@ -1248,6 +1341,7 @@ int ds_agent_new(const struct ds_agent_config *cfg, struct ds_loop *loop, struct
 	a->cfg = *cfg;
 	a->loop = loop;
 	a->audit_fd = -1;
+	a->inotify_fd = -1;
 	a->started_ns = ds_clock_ns();
 	for (int i = 0; i < DS_UDP_BATCH; i++) {
 		a->rx[i].buf = a->rxbuf[i];
@@ -1356,6 +1450,14 @@ int ds_agent_new(const struct ds_agent_config *cfg, struct ds_loop *loop, struct
 	ds_timer_init(&a->t_stun_tick, stun_tick, a);
 	ds_timer_init(&a->t_second, every_second, a);
 	ds_timer_init(&a->t_sweep, sweep, a);
+	ds_timer_init(&a->t_reannounce, reannounce, a);
+	a->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (a->inotify_fd >= 0 &&
+	    (inotify_add_watch(a->inotify_fd, cfg->rdv_dir, IN_MOVED_TO | IN_CLOSE_WRITE) < 0 ||
+	     ds_loop_add_fd(loop, a->inotify_fd, EPOLLIN, on_rdv_change, a) < 0)) {
+		close(a->inotify_fd); /* polling on the keepalive schedule still works */
+		a->inotify_fd = -1;
+	}
 	every_second(loop, a);
 	publish_candidates(a, true);
 	ds_loop_timer_arm_in(loop, &a->t_refresh, cfg->nstun ? 0 : DS_AGENT_REFRESH_MIN_NS);
@@ -1394,6 +1496,11 @@ void ds_agent_free(struct ds_agent *a)
 	ds_loop_timer_disarm(a->loop, &a->t_stun_tick);
 	ds_loop_timer_disarm(a->loop, &a->t_second);
 	ds_loop_timer_disarm(a->loop, &a->t_sweep);
+	ds_loop_timer_disarm(a->loop, &a->t_reannounce);
+	if (a->inotify_fd >= 0) {
+		ds_loop_del_fd(a->loop, a->inotify_fd);
+		close(a->inotify_fd);
+	}
 	if (a->udp) {
 		for (int f = 0; f < 2; f++) {
 			int fd = ds_udp_fd(a->udp, f ? AF_INET6 : AF_INET);
