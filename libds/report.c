@@ -416,6 +416,7 @@ struct ds_report {
 
 	size_t nrows;
 	int64_t newest_ns;
+	int64_t horizon_ns;
 	bool judged;
 };
 
@@ -649,6 +650,11 @@ static void consider(struct cell *c, enum ds_report_metric m, const struct ds_re
 		v->path[0] = '\0';
 }
 
+void ds_report_set_horizon(struct ds_report *rep, int64_t latest_ns)
+{
+	rep->horizon_ns = latest_ns;
+}
+
 int ds_report_add(struct ds_report *rep, const struct ds_results_row *row)
 {
 	double vals[DS_METRIC_COUNT];
@@ -660,6 +666,8 @@ int ds_report_add(struct ds_report *rep, const struct ds_results_row *row)
 	    !good_text(row->dst, DS_RESULTS_NAME_MAX) || strcmp(row->src, row->dst) == 0 ||
 	    (unsigned)row->outcome >= DS_OUTCOME_COUNT || row->ts_ns <= 0)
 		return -EINVAL;
+	if (rep->horizon_ns && row->ts_ns > rep->horizon_ns)
+		return -ERANGE;
 	if ((r = agent_id(rep, row->src, &src)) < 0 || (r = agent_id(rep, row->dst, &dst)) < 0 ||
 	    (r = cell_get(rep, src, dst, &index)) < 0)
 		return r;
@@ -750,7 +758,9 @@ long ds_report_read(struct ds_report *rep, struct ds_csv_reader *rd, ds_report_w
 			return r;
 		if (r < 0) {
 			if (warn)
-				warn(ctx, ds_csv_reader_line(rd), "row not usable");
+				warn(ctx, ds_csv_reader_line(rd),
+				     r == -ERANGE ? "ts is in the future (clock running ahead?)"
+						  : "row not usable");
 			continue;
 		}
 		added++;

@@ -192,7 +192,13 @@ struct ds_report;
 int ds_report_new(struct ds_report **out);
 void ds_report_free(struct ds_report *rep);
 
-/* Add one parsed row. 0, -EINVAL (src == dst, empty or too long a name), -ENOMEM. */
+/* Rows stamped later than this realtime (ns) are refused by ds_report_add with -ERANGE: one
+ * agent with a clock running ahead would otherwise make every other direction look stale.
+ * 0 (the default) accepts any time. */
+void ds_report_set_horizon(struct ds_report *rep, int64_t latest_ns);
+
+/* Add one parsed row. 0, -EINVAL (src == dst, empty or too long a name), -ERANGE (beyond
+ * the horizon), -ENOMEM. */
 int ds_report_add(struct ds_report *rep, const struct ds_results_row *row);
 
 /*

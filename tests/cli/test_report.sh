@@ -348,6 +348,14 @@ if [ "$rc" -eq 0 ] && [ "$got_lines" = "$want_lines " ] &&
 else
 	fail malformed-lines-skipped-with-file-line "rc $rc, lines '$got_lines': $(cat "$TMP/m.err")"
 fi
+# A clock running ahead: its rows are refused, so they cannot make the rest look stale.
+{ cat "$FIX/mesh-alpha.csv"; echo '2099-01-01T00:00:00.000Z,ds-mesh,x,alpha,bravo,fwd,punch,ok,10,,,,,,0,50,,'; } >"$TMP/future.csv"
+ds-report --csv "$TMP/future.csv" >"$TMP/f.csv" 2>"$TMP/f.err"
+if grep -q 'future.csv:70: ts is in the future' "$TMP/f.err" && grep -q ',ds-report,alpha,bravo,relay,outside,' "$TMP/f.csv"; then
+	pass future-row-refused-with-file-line
+else
+	fail future-row-refused-with-file-line "$(cat "$TMP/f.err")"
+fi
 ds-report -q --csv "$FIX/malformed.csv" >/dev/null 2>"$TMP/q.err"
 [ ! -s "$TMP/q.err" ] && pass quiet-silences-row-warnings || fail quiet-silences-row-warnings
 # Many bad lines: 20 warnings, then one line with the total.

@@ -341,6 +341,24 @@ static void lower_bound_counts_only_when_it_clears_the_line(void)
 	ds_report_free(rep);
 }
 
+static void rows_beyond_the_horizon_are_refused(void)
+{
+	struct ds_results_row row = {.src = "a", .dst = "b", .outcome = DS_OUTCOME_DOWN};
+	struct ds_report *rep;
+
+	CHECK_INT(ds_report_new(&rep), 0);
+	ds_report_set_horizon(rep, 2000);
+	row.ts_ns = 2000;
+	CHECK_INT(ds_report_add(rep, &row), 0);
+	row.ts_ns = 2001;
+	CHECK_INT(ds_report_add(rep, &row), -ERANGE);
+	row.dst = "a";
+	CHECK_INT(ds_report_add(rep, &row), -EINVAL);
+	CHECK_INT(ds_report_nrows(rep), 1);
+	CHECK_INT(ds_report_newest(rep), 2000);
+	ds_report_free(rep);
+}
+
 static char *render(struct ds_report *rep, int which, unsigned metrics)
 {
 	struct ds_report_thresholds t = defaults();
@@ -435,6 +453,7 @@ int main(void)
 	UNIT_RUN(current_value_is_the_latest_row);
 	UNIT_RUN(down_stale_refused_and_never_measured);
 	UNIT_RUN(lower_bound_counts_only_when_it_clears_the_line);
+	UNIT_RUN(rows_beyond_the_horizon_are_refused);
 	UNIT_RUN(outputs_name_each_direction);
 	UNIT_EXIT();
 }
