@@ -39,7 +39,7 @@
 #include "version.h"
 
 /* Packets we can hold at once; the kernel queue is set to the same length and drops beyond. */
-#define HELD_MAX       65536
+#define HELD_MAX       131072 /* > DS_LINKEM_LIMIT_MAX: room for packets in propagation */
 /* Enough of each packet to see its IP header; the length itself comes from NFQA_CAP_LEN. */
 #define COPY_RANGE     64
 #define RCVBUF_BYTES   (16 * 1024 * 1024)
