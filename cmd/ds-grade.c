@@ -1282,9 +1282,18 @@ static void merge_sweep(struct live *L, int64_t now_ns)
 
 		if (!s->first_seen_ns)
 			s->first_seen_ns = now_ns;
-		if (s->k.inode != L->sweep.v[i].inode)
+		/* An orphaned socket (closed by its program, still finishing) has inode 0:
+		 * keep the owner it had; a different inode would be a different owner. */
+		if (L->sweep.v[i].inode && s->k.inode != L->sweep.v[i].inode)
 			s->have_proc = false;
-		s->k = L->sweep.v[i];
+		if (!L->sweep.v[i].inode && s->k.inode) {
+			uint32_t keep = s->k.inode;
+
+			s->k = L->sweep.v[i];
+			s->k.inode = keep;
+		} else {
+			s->k = L->sweep.v[i];
+		}
 		s->last_seen_ns = now_ns;
 		s->missing = 0;
 	}

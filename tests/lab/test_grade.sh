@@ -237,13 +237,15 @@ fi
 # ---- watch: a 0.2 s session is not graded; one that opens and closes between two sweeps
 # is still recorded, with its final counters (from the kernel's destroy notification) ----
 H=$TMP/history.csv
+bgA python3 "$TCPH" send 198.18.7.2 5001 --bytes 100000 --hold 3.5 --name dsg-seen --ready "$TMP/r.seen"
+for _ in $(seq 50); do [ -e "$TMP/r.seen" ] && break; sleep 0.1; done
 ip netns exec "$A" "$GRADE" --watch 3s --history "$H" --sample 0 &
 wp=$!
 pids+=($wp)
 sleep 0.5 # first sweep done; the next is 3 s later
 inA python3 "$TCPH" send 198.18.7.2 5001 --bytes 2000000 --secs 1 --name dsg-between --report "$TMP/rep.between"
 inA python3 "$TCPH" send 198.18.7.2 5001 --bytes 3000 --hold 0.2 --name dsg-short --report "$TMP/rep.short"
-sleep 0.5
+sleep 2.5 # dsg-seen closes meanwhile
 kill "$wp"; wait "$wp" 2>/dev/null
 read -r bport bbytes <"$TMP/rep.between"
 read -r sport _ <"$TMP/rep.short"
@@ -252,10 +254,17 @@ srow=$(awk -F, -v p="198.18.7.1:$sport" '$8 == p' "$H")
 echo "    between: $brow"
 echo "    short:   $srow"
 # Final counters: every byte acknowledged (bytes_acked also counts the SYN and the FIN).
-if [ -n "$brow" ] && awk -F, -v b="$bbytes" '$4 == "closed" && $16 >= b + 1 && $14 > 0' <<<"$brow" | grep -q .; then
+# No owner: no sweep saw it alive, only the kernel's destroy notification.
+if [ -n "$brow" ] && awk -F, -v b="$bbytes" '$4 == "closed" && $5 == "" && $16 >= b + 1 && $14 > 0' <<<"$brow" | grep -q .; then
 	pass closed-between-sweeps-final-counters
 else
 	fail closed-between-sweeps-final-counters "$(cat "$H")"
+fi
+# Seen by a sweep, closed by its program later: recorded once, with its owner.
+if [ "$(awk -F, '$4 == "closed" && $6 == "dsg-seen" && $16 >= 100001' "$H" | wc -l)" -eq 1 ]; then
+	pass closed-after-sweep-keeps-owner
+else
+	fail closed-after-sweep-keeps-owner "$(grep dsg-seen "$H")"
 fi
 if [ -n "$srow" ] && awk -F, '$4 == "closed" && $11 < 0.5 && $18 == ""' <<<"$srow" | grep -q .; then
 	pass short-session-not-graded
