@@ -413,7 +413,8 @@ static int load_params(const struct link *lk, struct ds_linkem_params *out)
 		for (end = start; end < (size_t)len && text[end] != '\n'; end++)
 			;
 		ds_warnx("%s:%u: %s: '%.*s'", lk->params_path, line_no,
-			 r == -ENOENT ? "unknown key" : "bad value", (int)(end - start), text + start);
+			 r == -ENOENT ? "unknown key" : "bad value", (int)(end - start),
+			 text + start);
 		return r;
 	}
 	*out = p;

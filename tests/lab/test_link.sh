@@ -78,7 +78,11 @@ set_link() {
 }
 
 # median of the numbers on stdin
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+median() {
+	sort -g | awk '{ v[NR] = $1 }
+		END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]
+		      else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
 # within VALUE LOW HIGH
 within() { awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v >= lo && v <= hi) }'; }
 
@@ -168,7 +172,7 @@ EOF
 # median gap must be within the tolerance, or with "report" is only reported (the pairs
 # must still arrive).
 pairs() {
-	local name=$1 rate=$2 want=$3 tol=$4 report=${5:-} i gaps med stats
+	local name=$1 rate=$2 want=$3 tol=$4 report=${5:-} i gaps med stats off
 	set_link 1 "rate $rate"
 	ip netns exec "$B" python3 "$TMP/pairs.py" recv 9000 "$PAIRS" 10 >"$TMP/gaps" 2>"$TMP/recv.err" &
 	local rpid=$!
@@ -180,8 +184,10 @@ pairs() {
 	med=$(median <"$TMP/gaps")
 	stats=$(sort -g "$TMP/gaps" | awk -v w="$want" -v t="$tol" '
 		{ v[NR] = $1; if ($1 >= w * (1 - t / 100) && $1 <= w * (1 + t / 100)) ok++ }
-		END { if (NR) printf "p10 %s p90 %s us, %d of %d within %s%%", v[int(NR / 10) + 1], v[int(NR * 9 / 10)], ok, NR, t }')
-	echo "      $rate: ${gaps} pairs, median gap ${med} us (want ${want}, $(awk -v m="$med" -v w="$want" 'BEGIN { printf "%+.2f%%", (m - w) * 100 / w }')), $stats"
+		END { if (NR) printf "p10 %s p90 %s us, %d of %d within %s%%",
+			v[int(NR / 10) + 1], v[int(NR * 9 / 10)], ok, NR, t }')
+	off=$(awk -v m="$med" -v w="$want" 'BEGIN { printf "%+.2f%%", (m - w) * 100 / w }')
+	echo "      $rate: ${gaps} pairs, median gap ${med} us (want ${want}, ${off}), $stats"
 	if [ "$gaps" -ge $((PAIRS * 9 / 10)) ] && [ -n "$report" ]; then
 		pass "$name"
 	elif [ "$gaps" -ge $((PAIRS * 9 / 10)) ] &&
@@ -208,7 +214,9 @@ on_exit "kill $ipid 2>/dev/null"
 sleep 0.3
 if timeout 20 ip netns exec "$A" iperf3 -c 10.2.0.1 -p 5201 -t 5 -J >"$TMP/iperf.json" 2>/dev/null
 then
-	mbps=$(python3 -c 'import json,sys; print("%.2f" % (json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"] / 1e6))' "$TMP/iperf.json")
+	mbps=$(python3 -c 'import json, sys
+print("%.2f" % (json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"] / 1e6))' \
+		"$TMP/iperf.json")
 	echo "      iperf3 at 10 Mbit/s: ${mbps} Mbit/s received"
 	if within "$mbps" 9 10.5; then pass iperf3-10mbit-gives-9-to-10.5; else
 		fail iperf3-10mbit-gives-9-to-10.5 "${mbps} Mbit/s"; fi
