@@ -267,6 +267,20 @@ int ds_paths_format(const struct ds_path_rec *p, size_t n, char *buf, size_t cap
 	return (int)len;
 }
 
+/* "YYYY-" with 1970 <= YYYY <= 2200: strptime takes fewer digits and any year, and years
+ * far off overflow int64 nanoseconds in ds_time_parse_iso8601. */
+static bool plausible_year(const char *s)
+{
+	int y = 0;
+
+	for (int i = 0; i < 4; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		y = y * 10 + (s[i] - '0');
+	}
+	return s[4] == '-' && y >= 1970 && y <= 2200;
+}
+
 int ds_paths_parse(const char *data, size_t len,
 		   void (*fn)(void *arg, const struct ds_path_rec *p), void *arg)
 {
@@ -301,10 +315,7 @@ int ds_paths_parse(const char *data, size_t len,
 			continue;
 		if (loc && *loc && ds_addr_parse(loc, 0, DS_ADDR_PORT_OPTIONAL, &p.local) != 0)
 			p.local.len = 0;
-		/* Years past 2261 overflow int64 nanoseconds (and ds_time_parse_iso8601 does
-		 * not check that): only plausible years are parsed. */
-		if (conf && *conf && (strlen(conf) < 4 || strncmp(conf, "1970", 4) < 0 ||
-				      strncmp(conf, "2200", 4) > 0 ||
+		if (conf && *conf && (!plausible_year(conf) ||
 				      ds_time_parse_iso8601(conf, &p.confirmed_ns) != 0))
 			p.confirmed_ns = 0;
 		memcpy(p.peer, peer, strlen(peer) + 1);

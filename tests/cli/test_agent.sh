@@ -72,6 +72,9 @@ if wait_for established A b && wait_for established B a; then pass agents-authen
 # ---- echo from a test peer ----
 expect_exit 0 echo-answered "$H/ds-echo" -k c.key -P "$PUB_a" -c 5 127.0.0.1:$PA
 grep -q 'replies 5' "$TMP/out" || fail echo-answered-count "$(cat "$TMP/out")"
+# Packet pair: 4 pairs of 1000-byte packets back to back, and 3 pairs 2 ms apart.
+expect_exit 0 packet-pair-answered "$H/ds-echo" -k c.key -P "$PUB_a" --pair 4x1000 127.0.0.1:$PA
+expect_exit 0 packet-pair-with-gaps-answered "$H/ds-echo" -k c.key -P "$PUB_a" --pair 3x600/2000 127.0.0.1:$PA
 answered_before=$(status A | awk '$1=="answered"{print $2}')
 
 # ---- what an attacker sends gets nothing and is counted ----
@@ -101,6 +104,7 @@ if [ $rc1 -eq 0 ] && [ $rc2 -eq 0 ] && grep -q 'foreign 0' run1.out && grep -q '
 else
 	fail two-concurrent-runs-each-get-only-their-own "$(cat run1.out run2.out | tr '\n' '|')"
 fi
+expect_exit 0 kernel-tx-stamps-forwarded-to-the-run "$H/ds-ctlecho" --state A --peer b -c 5 --txstamp
 grep -q ',a,b,echo,0,ok$' A/audit.csv && pass audit-logs-local-runs || fail audit-logs-local-runs "$(tail -3 A/audit.csv)"
 
 # A tool killed mid-run leaves nothing behind (the one client left is --status asking).
@@ -128,8 +132,11 @@ grep -q '^mesh off (fleet)$' <(status A) && pass status-shows-fleet-off || fail 
 rm A/rendezvous/mesh-off
 sleep 1.3
 expect_exit 0 mesh-back-on-answers "$H/ds-echo" -k c.key -P "$PUB_a" -c 2 127.0.0.1:$PA
-grep -q ',c,a,echo,[0-9]*,refused$' A/audit.csv || sleep 11 # responder runs are audited when idle
-grep -q ',refused$' A/audit.csv && pass audit-logs-refused-runs || fail audit-logs-refused-runs
+# Runs peers start here are audited once idle for 10 s (checked every 5 s).
+for _ in $(seq 40); do grep -q ',c,a,echo,[0-9]*,refused$' A/audit.csv && break; sleep 0.5; done
+grep -q ',c,a,echo,[0-9]*,refused$' A/audit.csv && pass audit-logs-refused-runs ||
+	fail audit-logs-refused-runs "$(tail -3 A/audit.csv)"
+grep -q ',c,a,pair,[0-9]*,ok$' A/audit.csv && pass audit-logs-pair-runs || fail audit-logs-pair-runs
 
 # ---- kill -9 and restart ----
 "$H/ds-echo" -k c.key -P "$PUB_a" --capture captured.bin -c 1 127.0.0.1:$PA >/dev/null

@@ -25,10 +25,12 @@ int main(int argc, char **argv)
 		{ "state", required_argument, NULL, 'S' },
 		{ "peer", required_argument, NULL, 'P' },
 		{ "hold", required_argument, NULL, 'H' },
+		{ "txstamp", no_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *state = NULL, *peer = NULL;
 	unsigned count = 20, interval_ms = 5, hold = 0, replies = 0, foreign = 0, sent = 0;
+	unsigned txstamps = 0, flags = 0;
 	struct ds_ctl_client *c;
 	struct ds_ctl_msg m, info;
 	uint8_t buf[DS_CTL_MSG_MAX];
@@ -41,6 +43,7 @@ int main(int argc, char **argv)
 		case 'S': state = optarg; break;
 		case 'P': peer = optarg; break;
 		case 'H': hold = (unsigned)atoi(optarg); break;
+		case 'T': flags = DS_CTL_SEND_TX_STAMP; break;
 		case 'c': count = (unsigned)atoi(optarg); break;
 		case 'i': interval_ms = (unsigned)atoi(optarg); break;
 		default: return 2;
@@ -74,12 +77,16 @@ int main(int argc, char **argv)
 		uint8_t body[DS_WIRE_ECHO_LEN];
 
 		ds_wire_echo_encode(&e, body, sizeof(body));
-		if (ds_ctl_send(c, run, peer, DS_WIRE_ECHO_REQUEST, body, sizeof(body), NULL, 0,
+		if (ds_ctl_send(c, run, peer, DS_WIRE_ECHO_REQUEST, body, sizeof(body), NULL, flags,
 				NULL) == 0)
 			sent++;
 		while (ds_ctl_recv(c, &m, buf, sizeof(buf), (int)interval_ms) == 0) {
 			struct ds_wire_echo r;
 
+			if (m.type == DS_CTL_TXSTAMP && m.run_id == run) {
+				txstamps++;
+				continue;
+			}
 			if (m.type != DS_CTL_PACKET || m.run_id != run ||
 			    m.packet.wire_type != DS_WIRE_ECHO_REPLY ||
 			    ds_wire_echo_decode(m.packet.body, m.packet.body_len, &r) != 0) {
@@ -97,12 +104,17 @@ int main(int argc, char **argv)
 		if (m.type == DS_CTL_PACKET && m.run_id == run &&
 		    m.packet.wire_type == DS_WIRE_ECHO_REPLY)
 			replies++;
+		else if (m.type == DS_CTL_TXSTAMP && m.run_id == run)
+			txstamps++;
 		else
 			foreign++;
 	}
 	ds_ctl_unregister(c, run, 0, replies == count ? "ok" : "loss");
 	ds_ctl_close(c);
-	printf("run %08x sent %u replies %u foreign %u rtt_min_us %.1f\n", run, sent, replies,
-	       foreign, rtt_min < 0 ? -1.0 : rtt_min / 1e3);
-	return replies == count && sent == count && foreign == 0 ? 0 : 1;
+	printf("run %08x sent %u replies %u foreign %u txstamps %u rtt_min_us %.1f\n", run, sent,
+	       replies, foreign, txstamps, rtt_min < 0 ? -1.0 : rtt_min / 1e3);
+	return replies == count && sent == count && foreign == 0 &&
+			       (!flags || txstamps == count)
+		       ? 0
+		       : 1;
 }

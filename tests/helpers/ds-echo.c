@@ -30,6 +30,7 @@
 
 #include "addr.h"
 #include "clock.h"
+#include "ctl.h"
 #include "key.h"
 #include "pair.h"
 #include "wire.h"
@@ -37,8 +38,10 @@
 static int fd;
 static struct ds_pair *pair;
 static struct ds_addr target;
-static unsigned replies, refusals;
+static unsigned replies, refusals, pair_data, pair_bad;
+static unsigned want_pair_size;
 static int64_t rtt_min = -1;
+static uint32_t run_id; /* one random run id per invocation, as a tool would */
 
 static int sendpkt(const uint8_t *p, size_t len)
 {
@@ -94,6 +97,14 @@ static void pump(int ms)
 				}
 			} else if (h.type == DS_WIRE_REFUSAL) {
 				refusals++;
+			} else if (h.type == DS_WIRE_PAIR_DATA) {
+				struct ds_wire_pair_data d;
+
+				if (ds_wire_pair_data_decode(body, blen, &d) == 0 &&
+				    d.size == want_pair_size && (size_t)n == want_pair_size)
+					pair_data++;
+				else
+					pair_bad++;
 			}
 		}
 	}
@@ -107,7 +118,7 @@ static int seal_echo(uint32_t seq, size_t size, uint8_t *pkt)
 
 	if (ds_wire_echo_encode(&e, body, blen) < 0)
 		return -1;
-	return ds_pair_seal(pair, DS_WIRE_ECHO_REQUEST, 0x1234, body, blen, pkt,
+	return ds_pair_seal(pair, DS_WIRE_ECHO_REQUEST, run_id, body, blen, pkt,
 			    DS_WIRE_MAX_PACKET);
 }
 
@@ -140,6 +151,7 @@ int main(int argc, char **argv)
 		{ "capture", required_argument, NULL, 'C' },
 		{ "replay", required_argument, NULL, 'R' },
 		{ "expect-refusal", no_argument, NULL, 'E' },
+		{ "pair", required_argument, NULL, 'Q' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *keyfile = NULL, *peerpub = NULL, *forge = NULL, *capture = NULL,
@@ -147,6 +159,7 @@ int main(int argc, char **argv)
 	unsigned count = 3, interval_ms = 10, window = 0, seconds = 0;
 	size_t size = DS_WIRE_OVERHEAD + DS_WIRE_ECHO_LEN;
 	bool expect_refusal = false;
+	unsigned pair_count = 0, pair_size = 0, pair_gap = 0;
 	uint8_t priv[DS_KEY_LEN], pub[DS_KEY_LEN], pkt[DS_WIRE_MAX_PACKET];
 	struct ds_pair_keys keys;
 	uint64_t session;
@@ -165,6 +178,10 @@ int main(int argc, char **argv)
 		case 'C': capture = optarg; break;
 		case 'R': replay = optarg; break;
 		case 'E': expect_refusal = true; break;
+		case 'Q':
+			if (sscanf(optarg, "%ux%u/%u", &pair_count, &pair_size, &pair_gap) < 2)
+				return 2;
+			break;
 		default: return 2;
 		}
 	}
@@ -173,6 +190,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	fd = socket(ds_addr_family(&target), SOCK_DGRAM, 0);
+	run_id = ds_ctl_run_id_random();
 	if (replay) {
 		len = read_file(replay, pkt, sizeof(pkt));
 		if (len <= 0)
@@ -235,6 +253,24 @@ int main(int argc, char **argv)
 	if (handshake() != 0) {
 		printf("handshake failed\n");
 		return 1;
+	}
+	if (pair_count) {
+		struct ds_wire_pair_request r = { .seq = 1,
+						  .count = (uint16_t)pair_count,
+						  .size = (uint16_t)pair_size,
+						  .gap_us = pair_gap,
+						  .sender_tx_ns = (uint64_t)ds_clock_ns() };
+		uint8_t body[DS_WIRE_PAIR_REQUEST_LEN];
+
+		want_pair_size = pair_size;
+		ds_wire_pair_request_encode(&r, body, sizeof(body));
+		len = ds_pair_seal(pair, DS_WIRE_PAIR_REQUEST, run_id, body, sizeof(body), pkt,
+				   sizeof(pkt));
+		sendpkt(pkt, (size_t)len);
+		pump(300 + (int)(pair_count * pair_gap / 1000));
+		printf("pair request %d bytes: data packets %u (want %u), bad %u, refused %u\n", len,
+		       pair_data, 2 * pair_count, pair_bad, refusals);
+		return pair_data == 2 * pair_count && !pair_bad ? 0 : 1;
 	}
 	if (capture) {
 		int f = open(capture, O_WRONLY | O_CREAT | O_TRUNC, 0600);
