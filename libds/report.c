@@ -396,10 +396,17 @@ struct cell {
 	int64_t path_ts;                      /* row that gave pub.path */
 };
 
+/* Key and value side by side: one cache line per probe. */
+struct cell_slot {
+	uint32_t src, dst;
+	uint32_t cell; /* cell index + 1, 0 empty */
+};
+
 struct ds_report {
 	struct agent *agents;
 	size_t nagents, agents_cap;
 	uint32_t *agent_slots; /* open addressing: agent id + 1, 0 empty */
+	uint32_t last_agent;   /* the one found last */
 	size_t agent_slots_cap;
 	uint32_t *by_rank;   /* rank -> agent id */
 	uint32_t *sorted;    /* cell indices by (src rank, dst rank), after judge */
@@ -407,8 +414,7 @@ struct ds_report {
 
 	struct cell *cells;
 	size_t ncells, cells_cap;
-	uint64_t *cell_keys; /* open addressing on (src id << 32 | dst id) */
-	uint32_t *cell_vals; /* cell index + 1, 0 empty */
+	struct cell_slot *cell_slots; /* open addressing on (src id, dst id) */
 	size_t cell_slots_cap;
 
 	struct sample *samples;
@@ -444,8 +450,7 @@ void ds_report_free(struct ds_report *rep)
 	free(rep->sorted);
 	free(rep->row_start);
 	free(rep->cells);
-	free(rep->cell_keys);
-	free(rep->cell_vals);
+	free(rep->cell_slots);
 	free(rep->samples);
 	free(rep);
 }
@@ -512,13 +517,19 @@ static int agent_id(struct ds_report *rep, const char *name, uint32_t *id)
 	size_t s;
 	int r;
 
+	/* Rows come in runs of the same agents (a file is mostly its own agent's rows). */
+	if (rep->last_agent < rep->nagents && strcmp(rep->agents[rep->last_agent].name, name) == 0) {
+		*id = rep->last_agent;
+		return 0;
+	}
+
 	if (rep->agent_slots_cap) {
 		for (s = hash_str(name) & (rep->agent_slots_cap - 1); rep->agent_slots[s];
 		     s = (s + 1) & (rep->agent_slots_cap - 1)) {
 			uint32_t i = rep->agent_slots[s] - 1;
 
 			if (strcmp(rep->agents[i].name, name) == 0) {
-				*id = i;
+				*id = rep->last_agent = i;
 				return 0;
 			}
 		}
@@ -551,42 +562,40 @@ static uint64_t cell_key(uint32_t src, uint32_t dst)
 
 static struct cell *cell_find(const struct ds_report *rep, uint32_t src, uint32_t dst)
 {
-	uint64_t key = cell_key(src, dst);
 	size_t s;
 
 	if (!rep->cell_slots_cap)
 		return NULL;
-	for (s = hash_u64(key) & (rep->cell_slots_cap - 1); rep->cell_vals[s];
-	     s = (s + 1) & (rep->cell_slots_cap - 1))
-		if (rep->cell_keys[s] == key)
-			return &rep->cells[rep->cell_vals[s] - 1];
+	for (s = hash_u64(cell_key(src, dst)) & (rep->cell_slots_cap - 1);
+	     rep->cell_slots[s].cell; s = (s + 1) & (rep->cell_slots_cap - 1))
+		if (rep->cell_slots[s].src == src && rep->cell_slots[s].dst == dst)
+			return &rep->cells[rep->cell_slots[s].cell - 1];
 	return NULL;
+}
+
+static void cell_slot_put(struct cell_slot *slots, size_t cap, uint32_t src, uint32_t dst,
+			  uint32_t index)
+{
+	size_t s = hash_u64(cell_key(src, dst)) & (cap - 1);
+
+	while (slots[s].cell)
+		s = (s + 1) & (cap - 1);
+	slots[s].src = src;
+	slots[s].dst = dst;
+	slots[s].cell = index + 1;
 }
 
 static int cell_slots_rehash(struct ds_report *rep, size_t cap)
 {
-	uint64_t *keys = malloc(cap * sizeof(*keys));
-	uint32_t *vals = calloc(cap, sizeof(*vals));
+	struct cell_slot *slots = calloc(cap, sizeof(*slots));
 	size_t i;
 
-	if (!keys || !vals) {
-		free(keys);
-		free(vals);
+	if (!slots)
 		return -ENOMEM;
-	}
-	for (i = 0; i < rep->ncells; i++) {
-		uint64_t key = cell_key(rep->cells[i].src_id, rep->cells[i].dst_id);
-		size_t s = hash_u64(key) & (cap - 1);
-
-		while (vals[s])
-			s = (s + 1) & (cap - 1);
-		keys[s] = key;
-		vals[s] = (uint32_t)i + 1;
-	}
-	free(rep->cell_keys);
-	free(rep->cell_vals);
-	rep->cell_keys = keys;
-	rep->cell_vals = vals;
+	for (i = 0; i < rep->ncells; i++)
+		cell_slot_put(slots, cap, rep->cells[i].src_id, rep->cells[i].dst_id, (uint32_t)i);
+	free(rep->cell_slots);
+	rep->cell_slots = slots;
 	rep->cell_slots_cap = cap;
 	return 0;
 }
@@ -594,9 +603,7 @@ static int cell_slots_rehash(struct ds_report *rep, size_t cap)
 static int cell_get(struct ds_report *rep, uint32_t src, uint32_t dst, uint32_t *index)
 {
 	struct cell *c = cell_find(rep, src, dst);
-	uint64_t key = cell_key(src, dst);
-	size_t s, m;
-	int r;
+	int r, m;
 
 	if (c) {
 		*index = (uint32_t)(c - rep->cells);
@@ -622,11 +629,7 @@ static int cell_get(struct ds_report *rep, uint32_t src, uint32_t dst, uint32_t 
 		c->pub.m[m].status = DS_STATUS_NONE;
 		c->pub.m[m].reason = DS_REASON_NO_DATA;
 	}
-	for (s = hash_u64(key) & (rep->cell_slots_cap - 1); rep->cell_vals[s];
-	     s = (s + 1) & (rep->cell_slots_cap - 1))
-		;
-	rep->cell_keys[s] = key;
-	rep->cell_vals[s] = (uint32_t)rep->ncells + 1;
+	cell_slot_put(rep->cell_slots, rep->cell_slots_cap, src, dst, (uint32_t)rep->ncells);
 	*index = (uint32_t)rep->ncells++;
 	return 0;
 }

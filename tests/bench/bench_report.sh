@@ -17,20 +17,22 @@ if [ ! -s "$data" ]; then
 fi
 rows=$(($(wc -l <"$data") - 1))
 mb=$(($(stat -c %s "$data") / 1000000))
-echo "input: $data, $agents agents, $rows rows, $mb MB; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "input: $data, $agents agents, $rows rows, $mb MB; $(nproc) cores, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "(wall time depends on what else the machine runs; CPU s = user + system of the pipeline)"
 echo
-printf '| %-46s | %8s | %10s |\n' "pipeline" "wall s" "peak RSS MB"
-printf '|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..48})" "----------" "------------"
+printf '| %-46s | %8s | %8s | %11s |\n' "pipeline" "wall s" "CPU s" "peak RSS MB"
+printf '|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..48})" "----------" "----------" "-------------"
 
 # run NAME CMD...: time it, keep its stdout in $dir/NAME.out
 run() {
 	local name=$1 t
 	shift
-	if /usr/bin/time -o "$dir/$name.time" -f '%e %M' "$@" >"$dir/$name.out" 2>"$dir/$name.err"; then
-		t=$(tail -1 "$dir/$name.time")
-		printf '| %-46s | %8s | %10s |\n' "$name" "${t% *}" "$((${t#* } / 1024))"
+	if /usr/bin/time -o "$dir/$name.time" -f '%e %U %S %M' "$@" >"$dir/$name.out" 2>"$dir/$name.err"; then
+		read -r wall user sys rss <<<"$(tail -1 "$dir/$name.time")"
+		printf '| %-46s | %8s | %8s | %11s |\n' "$name" "$wall" \
+			"$(echo "$user + $sys" | bc)" "$((rss / 1024))"
 	else
-		printf '| %-46s | %8s | %10s |\n' "$name" failed -
+		printf '| %-46s | %8s | %8s | %11s |\n' "$name" failed - -
 		failed=1
 	fi
 }
@@ -39,7 +41,7 @@ run "ds-report --summary" ds-report -q --summary "$data"
 run "ds-report (terminal matrices, 3 metrics)" ds-report -q --color never "$data"
 run "ds-report --csv" ds-report -q --csv "$data"
 run "ds-report --svg (compact above 150 agents)" ds-report -q --svg "$dir/fleet.svg" "$data"
-run "ds-report --openmetrics" ds-report -q --openmetrics "$data"
+run "ds-report --openmetrics (~10 M samples)" ds-report -q --openmetrics "$data"
 # The same per-cell median of rtt_ms (rows measured by the source, as ds-report takes them).
 run "awk + sort: per-cell median rtt_ms" bash -c '
 	awk -F, "NR > 1 && \$8 == \"ok\" && \$9 != \"\" && \$6 != \"rev\" { print \$4 \",\" \$5 \",\" \$9 }" "$1" |
@@ -75,5 +77,5 @@ if [ -s "$dir/sqlite3: import + per-cell median rtt_ms.out" ]; then
 	echo "sqlite3 agrees with awk on $(LC_ALL=C comm -12 "$dir/sql.cells" "$dir/awk.cells" | wc -l) cells"
 fi
 grep -E '^  (latency|throughput|loss) ' "$dir/ds-report --summary.out"
-echo "SVG: $(($(stat -c %s "$dir/fleet.svg") / 1000)) kB; OpenMetrics: $(($(stat -c %s "$dir/ds-report --openmetrics.out") / 1000000)) MB"
+echo "SVG: $(($(stat -c %s "$dir/fleet.svg") / 1000)) kB; OpenMetrics: $(($(stat -c %s "$dir/ds-report --openmetrics (~10 M samples).out") / 1000000)) MB"
 [ "$only" -eq 0 ] && [ "${failed:-0}" -eq 0 ]
