@@ -18,8 +18,11 @@ echo
 build/bench/bench_wire "${1:-1}" | tee build/bench/bench_wire.txt
 rc=${PIPESTATUS[0]}
 answered=$(awk -F'|' '/echo answered/ {gsub(/ /, "", $4); print $4}' build/bench/bench_wire.txt)
-udp=$(awk -F'|' '/UDP loopback/ {gsub(/ /, "", $4); print $4}' build/bench/bench_wire.txt)
+udp_cpu=$(awk -F'|' '/per responder CPU/ {gsub(/ /, "", $4); print $4}' build/bench/bench_wire.txt)
+udp_wall=$(awk -F'|' '/UDP loopback.*wall/ {gsub(/ /, "", $4); print $4}' build/bench/bench_wire.txt)
 echo
-echo "goal: >= 100000 authenticated echoes answered per second on one core;" \
-	"crypto+codec: ${answered:-?}/s, with UDP syscalls on loopback: ${udp:-?}/s"
+echo "goal: >= 100000 authenticated echoes answered per second on one core."
+echo "  crypto + codec per echo: ${answered:-?}/s of CPU;" \
+	"with UDP on loopback: ${udp_cpu:-?}/s of responder CPU (${udp_wall:-?}/s wall clock," \
+	"load average $(cut -d' ' -f1 /proc/loadavg))"
 exit "$rc"
