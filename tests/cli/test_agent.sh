@@ -92,6 +92,13 @@ answered_after=$(status A | awk '$1=="answered"{print $2}')
 [ "$answered_after" = "$answered_before" ] && pass forged-packets-never-answered ||
 	fail forged-packets-never-answered "$answered_before -> $answered_after"
 
+# ---- per-source rate limit (default 2000 packets/s): a flood is cut, others still served ----
+"$H/ds-echo" -k c.key -P "$PUB_b" -t 2 -w 256 127.0.0.1:$PB >flood.out 2>&1
+[ "$(drop B rate-limited)" -gt 0 ] && pass flood-rate-limited-per-source ||
+	fail flood-rate-limited-per-source "$(cat flood.out)"
+sleep 1
+expect_exit 0 others-served-during-limit "$H/ds-echo" -k c.key -P "$PUB_b" -c 3 127.0.0.1:$PB
+
 # ---- control socket: two concurrent runs, each sees only its own packets ----
 "$H/ds-ctlecho" --state A --peer b -c 40 -i 5 >run1.out 2>&1 &
 r1=$!
