@@ -76,7 +76,7 @@ ok=0
 while [ $(( ($(date +%s%N) - t0) / 1000000000 )) -lt 90 ]; do
 	since=$(( ($(date +%s%N) - t0) / 1000000 ))
 	r12=$(last_rx a1 a2) r21=$(last_rx a2 a1)
-	if [ "$r12" != - ] && [ "$r21" != - ] &&
+	if [ -n "$r12" ] && [ -n "$r21" ] && [ "$r12" != - ] && [ "$r21" != - ] &&
 		[ "$(echo "$r12 * 1000 < $since && $r21 * 1000 < $since" | bc)" -eq 1 ]; then
 		ok=1
 		break
@@ -86,7 +86,8 @@ done
 took=$(( ($(date +%s%N) - t0) / 1000000 ))
 echo "    after the flush both agents heard each other again after $took ms;" \
 	"a1's mapping $m1 -> $(srflx a1), a2 sees a1 at $(path_of a2 a1) (was $p21)"
-if [ $ok -eq 1 ] && [ $took -le 26000 ]; then
+# One keepalive interval is at most 26 s; 1 s more for this loop's polling of --status.
+if [ $ok -eq 1 ] && [ $took -le 27000 ]; then
 	pass relearn-within-one-keepalive-interval-after-rebinding
 else
 	fail relearn-within-one-keepalive-interval-after-rebinding "ok=$ok after $took ms"
