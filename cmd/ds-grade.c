@@ -1600,10 +1600,9 @@ static void run_watch(const struct opts *o)
 	live_open(&L);
 	dfd = ds_sockdiag_destroy_open(L.diag);
 	if (dfd < 0) {
-		ds_warnc(dfd,
-			 "cannot watch for closing sessions (needs root / CAP_NET_ADMIN); "
-			 "sessions that close between sweeps are reported with the counters of "
-			 "their last sweep, or missed");
+		ds_warnc(dfd, "cannot join the kernel's TCP destroy groups; sessions that close "
+			      "are reported with the counters of their last sweep, and those that "
+			      "open and close between two sweeps are missed");
 		dfd = -1;
 	}
 	while (!stop_requested) {
@@ -1762,7 +1761,7 @@ static void usage(void)
 	       "                          prove (otherwise a second sweep --min-age later)\n"
 	       "History:\n"
 	       "      --watch INTERVAL    sweep every INTERVAL (e.g. 10s) until SIGTERM; report\n"
-	       "                          finished sessions (root: final counters of closes)\n"
+	       "                          finished sessions with their final counters\n"
 	       "      --sample INTERVAL   with --watch: a sample row of each long session this\n"
 	       "                          often (default 5m; 0 = none)\n"
 	       "      --history FILE      sessions view: append finished sessions to FILE;\n"

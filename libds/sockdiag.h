@@ -3,8 +3,8 @@
  * Every TCP socket of the current network namespace, read through netlink sock_diag
  * (NETLINK_SOCK_DIAG, inet_diag_req_v2, INET_DIAG_INFO -> struct tcp_info), IPv4 and IPv6,
  * and the sockets the kernel destroys, from the SKNLGRP_INET_TCP_DESTROY and
- * SKNLGRP_INET6_TCP_DESTROY multicast groups (root only; final counters, keyed by the
- * socket cookie).
+ * SKNLGRP_INET6_TCP_DESTROY multicast groups (final counters, keyed by the socket cookie;
+ * open to any user on current kernels, CAP_NET_ADMIN on kernels that restrict them).
  *
  * The parser (ds_sockdiag_parse) takes the raw bytes of one netlink datagram and checks
  * every length before it reads; it is fuzzed (tests/fuzz/fuzz_sockdiag.c).
@@ -72,7 +72,7 @@ int ds_sockdiag_dump(struct ds_sockdiag *d, int family, uint32_t states, ds_sock
 		     void *arg);
 
 /*
- * Join the TCP destroy groups (IPv4 and IPv6). Needs CAP_NET_ADMIN: -EPERM otherwise.
+ * Join the TCP destroy groups (IPv4 and IPv6); -EPERM where the kernel restricts them.
  * Returns a non-blocking descriptor to poll for POLLIN, or -errno.
  */
 int ds_sockdiag_destroy_open(struct ds_sockdiag *d);

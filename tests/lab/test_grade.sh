@@ -277,6 +277,31 @@ else
 	fail history-whole-lines "$(cat "$H")"
 fi
 
+# ---- watch as an ordinary user: current kernels let anyone join the destroy groups
+# (NL_CFG_F_NONROOT_RECV); the user's own sessions are attributed (its /proc/PID/fd are
+# readable) and recorded as they close ----
+if command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
+	NP=$(mktemp -d /tmp/dsg-np.XXXXXX) # $TMP is private to root
+	chmod 0777 "$NP"
+	on_exit "rm -rf $NP"
+	ip netns exec "$A" setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		"$GRADE" --watch 1s --history "$NP/h.csv" --sample 0 2>"$NP/err" &
+	np=$!
+	pids+=($np)
+	sleep 0.3
+	ip netns exec "$A" setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		/usr/bin/python3 "$TCPH" send 198.18.7.2 5001 --bytes 50000 --hold 1.5 --name dsg-nobody
+	sleep 1.5
+	kill "$np"; wait "$np" 2>/dev/null
+	if [ "$(grep -cE ',(closed|gone),[0-9]+,dsg-nobody,' "$NP/h.csv")" -eq 1 ]; then
+		pass unprivileged-watch-records-own-sessions
+	else
+		fail unprivileged-watch-records-own-sessions "$(cat "$NP/err" "$NP/h.csv" 2>&1)"
+	fi
+else
+	skip unprivileged-watch-records-own-sessions "setpriv or user nobody missing"
+fi
+
 # ---- cron: what finished since the previous run ----
 C=$TMP/cron.csv
 bgA python3 "$TCPH" send 198.18.7.2 5001 --bytes 100000 --hold 1.5 --name dsg-cron --ready "$TMP/r.cron"

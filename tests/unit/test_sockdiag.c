@@ -367,7 +367,7 @@ static void destroy_group_reports_final_counters(void)
 	fd = ds_sockdiag_destroy_open(d);
 	if (fd == -EPERM) {
 		printf(
-		    "SKIP: sockdiag/destroy_group_reports_final_counters (needs CAP_NET_ADMIN)\n");
+		    "SKIP: sockdiag/destroy_group_reports_final_counters (this kernel restricts the destroy groups)\n");
 		ds_sockdiag_free(d);
 		return;
 	}
