@@ -18,6 +18,7 @@
  *                           per wall-clock second and per second of the responder's CPU
  *   raw EVP seal            88-byte packet, ChaCha20-Poly1305 vs AES-256-GCM (for the choice)
  *   session key / pair key  HKDF per new peer session; X25519+HKDF per peer at start
+ * and then the memory 1,000 configured peers take.
  */
 #include <errno.h>
 #include <sched.h>
@@ -461,6 +462,42 @@ static void bench_kdf(void)
 	row("pair keys (X25519 + HKDF), per peer", 0, n, (double)(cpu_ns() - t0) / 1e9);
 }
 
+static long rss_kb(void)
+{
+	long pages = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+		resident = 0;
+	fclose(f);
+	return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* What 1,000 configured peers cost in memory: pair keys, contexts, replay windows. */
+static void bench_memory(void)
+{
+	enum { PEERS = 1000 };
+	static struct ds_pair *p[PEERS];
+	uint8_t a[32], b[32], pub[32];
+	struct ds_pair_keys k;
+	long before;
+
+	ds_key_generate(a);
+	before = rss_kb();
+	for (int i = 0; i < PEERS; i++) {
+		ds_key_generate(b);
+		ds_key_public(b, pub);
+		if (ds_key_pair_derive(a, pub, &k) || ds_pair_new(&k, 1, &p[i]))
+			exit(1);
+	}
+	printf("\nmemory: %d configured peers add %ld kB resident (%.1f kB per peer)\n", PEERS,
+	       rss_kb() - before, (double)(rss_kb() - before) / PEERS);
+	for (int i = 0; i < PEERS; i++)
+		ds_pair_free(p[i]);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1)
@@ -480,6 +517,7 @@ int main(int argc, char **argv)
 	bench_raw_evp("ChaCha20-Poly1305", EVP_chacha20_poly1305(), 12);
 	bench_raw_evp("AES-256-GCM", EVP_aes_256_gcm(), 12);
 	bench_kdf();
+	bench_memory();
 	ds_pair_free(pa);
 	ds_pair_free(pb);
 	return 0;
