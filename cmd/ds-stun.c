@@ -17,6 +17,7 @@
 #include "addr.h"
 #include "clock.h"
 #include "csv.h"
+#include "ctl.h"
 #include "msg.h"
 #include "nat.h"
 #include "num.h"
@@ -338,30 +339,84 @@ static void print_summary(struct run *run)
 	       run->changes ? "changed" : "stable");
 }
 
-/* The warm socket of an agent is not lent out yet: say that the path is cold (SPEC). */
-static void announce_cold_path(const struct opts *o)
-{
-	struct stat st;
-	char path[4096];
+/* The agent's warm sockets, borrowed through STATE/agent.sock (ds-ctl(7)). */
+struct warm {
+	struct ds_ctl_client *ctl;
+	struct ds_stun_redirect redirect[2]; /* IPv4, IPv6 */
+};
 
+static int warm_track(void *arg, const uint8_t tid[DS_STUN_TID_LEN])
+{
+	struct warm *w = arg;
+
+	return ds_ctl_stun_register(w->ctl, tid);
+}
+
+/* The agent forwards the STUN messages of our transaction ids; hand them to the client. */
+static int warm_read(void *arg, struct ds_stun_client *c)
+{
+	struct warm *w = arg;
+	static uint8_t buf[DS_CTL_MSG_MAX];
+
+	for (;;) {
+		struct ds_ctl_msg m;
+		struct ds_addr src;
+		int r = ds_ctl_recv(w->ctl, &m, buf, sizeof(buf), 0), fd;
+
+		if (r == -ETIMEDOUT)
+			return 0;
+		if (r < 0)
+			return r;
+		if (m.type != DS_CTL_STUN)
+			continue;
+		src = m.stun.src;
+		ds_addr_unmap_v4(&src);
+		fd = ds_ctl_sockfd(w->ctl, ds_addr_family(&src));
+		if (fd >= 0)
+			ds_stun_client_feed(c, fd, m.stun.data, m.stun.len, &src, m.stun.rx_ns);
+	}
+}
+
+/* Borrow the agent's warm sockets, or say that the path is cold (SPEC). */
+static void connect_agent(const struct opts *o, struct warm *w)
+{
+	static const int fams[2] = {AF_INET, AF_INET6};
+	int r;
+
+	memset(w, 0, sizeof(*w));
 	if (!o->state_dir) {
 		ds_verbose("no agent (no --state), binding port %u itself (cold path)", o->port);
 		return;
 	}
-	snprintf(path, sizeof(path), "%s/agent.sock", o->state_dir);
-	if (stat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-		ds_warnx("agent at %s cannot lend its socket to this version, binding port %u "
-			 "itself (cold path)",
-			 o->state_dir, o->port);
-	else
+	r = ds_ctl_connect(o->state_dir, "ds-stun", 0, NULL, NULL, &w->ctl);
+	if (r == -ENOENT || r == -ECONNREFUSED) {
 		ds_warnx("no agent at %s, binding port %u itself (cold path)", o->state_dir,
 			 o->port);
+		return;
+	}
+	if (r < 0) {
+		ds_warnc(r, "agent at %s unusable, binding port %u itself (cold path)",
+			 o->state_dir, o->port);
+		w->ctl = NULL;
+		return;
+	}
+	for (int i = 0; i < 2; i++) {
+		w->redirect[i].send_fd = ds_ctl_sockfd(w->ctl, fams[i]);
+		w->redirect[i].poll_fd = ds_ctl_fd(w->ctl);
+		w->redirect[i].arg = w;
+		w->redirect[i].track = warm_track;
+		w->redirect[i].read = warm_read;
+	}
+	ds_verbose("using the warm socket of agent %s at %s (port %u)", ds_ctl_agent_name(w->ctl),
+		   o->state_dir, ds_ctl_port(w->ctl));
 }
 
 /* 0 when the family got an answer, 1 when not, -1 when the family is not usable here
  * (no server address of the family, or no route). */
-static int run_family(const struct opts *o, const struct ds_resolved *res, int family)
+static int run_family(const struct opts *o, const struct ds_resolved *res, int family,
+		      struct warm *w)
 {
+	const struct ds_stun_redirect *rd = NULL;
 	struct run run;
 	int ret = -1;
 
@@ -381,7 +436,20 @@ static int run_family(const struct opts *o, const struct ds_resolved *res, int f
 			continue;
 		run.server = res->addr[i];
 		ds_addr_format(&run.server, true, srv, sizeof(srv));
-		fd = ds_nat_socket_for(&run.server, o->port, &run.local);
+		if (w->ctl && w->redirect[family == AF_INET6].send_fd >= 0) {
+			/* warm: the agent's socket, on the address the route picks */
+			rd = &w->redirect[family == AF_INET6];
+			fd = ds_nat_route_source(&run.server, &run.local);
+			ds_addr_set_port(&run.local, ds_ctl_port(w->ctl));
+			if (fd == 0)
+				fd = rd->send_fd;
+		} else {
+			if (w->ctl)
+				ds_warnx("%s: agent has no %s socket, binding port %u itself (cold "
+					 "path)",
+					 run.family, run.family, o->port);
+			fd = ds_nat_socket_for(&run.server, o->port, &run.local);
+		}
 		if (fd == -ENETUNREACH || fd == -EHOSTUNREACH || fd == -EADDRNOTAVAIL ||
 		    fd == -EAFNOSUPPORT) {
 			ds_verbose("%s: no route to %s", run.family, srv);
@@ -400,7 +468,8 @@ static int run_family(const struct opts *o, const struct ds_resolved *res, int f
 		if (o->nat) {
 			struct ds_nat_params np = {.retrans = o->retrans,
 						   .silence_wait_ns = o->wait_ns,
-						   .software = software};
+						   .software = software,
+						   .redirect = rd};
 			struct ds_nat_result nr;
 			int r = ds_nat_discover(fd, &run.local, &run.server, &np, &nr);
 
@@ -418,7 +487,8 @@ static int run_family(const struct opts *o, const struct ds_resolved *res, int f
 			} else {
 				ds_warnc(r, "%s: no answer from %s", run.family, srv);
 			}
-			close(fd);
+			if (!rd)
+				close(fd);
 			continue;
 		}
 
@@ -430,7 +500,11 @@ static int run_family(const struct opts *o, const struct ds_resolved *res, int f
 
 			if (seq > 1)
 				ds_clock_sleep_until(start + (seq - 1) * o->interval_ns);
-			r = ds_nat_binding(fd, &run.server, &o->retrans, software, &b);
+			r = ds_nat_binding(fd, &run.server,
+					   &(struct ds_nat_params){.retrans = o->retrans,
+								   .software = software,
+								   .redirect = rd},
+					   &b);
 			run.sent++;
 			if (r < 0) {
 				if (b.error_code)
@@ -452,7 +526,8 @@ static int run_family(const struct opts *o, const struct ds_resolved *res, int f
 			run.last_mapped = b.mapped;
 			print_row(&run, seq, &b.mapped, b.rtt_ns, b.transmissions, changed, NULL);
 		}
-		close(fd);
+		if (!rd)
+			close(fd);
 		if (run.answered) {
 			print_summary(&run);
 			ret = 0;
@@ -470,6 +545,7 @@ int main(int argc, char **argv)
 	struct opts o;
 	struct ds_resolved res;
 	struct ds_resolve_opts ro;
+	struct warm warm;
 	const char *why = NULL;
 	int r, answered = 0, usable = 0;
 	static const int families[2] = {AF_INET, AF_INET6};
@@ -497,17 +573,18 @@ int main(int argc, char **argv)
 	if (res.via_srv)
 		ds_verbose("%s: %zu address(es) from _stun._udp SRV", res.host, res.n);
 
-	announce_cold_path(&o);
+	connect_agent(&o, &warm);
 	if (o.csv && o.header)
 		ds_csv_header(stdout, o.nat ? CSV_COLUMNS CSV_NAT_COLUMNS : CSV_COLUMNS);
 
 	for (int i = 0; i < 2; i++) {
 		if (o.family != AF_UNSPEC && o.family != families[i])
 			continue;
-		r = run_family(&o, &res, families[i]);
+		r = run_family(&o, &res, families[i], &warm);
 		answered += r == 0;
 		usable += r >= 0;
 	}
+	ds_ctl_close(warm.ctl);
 	if (!answered) {
 		if (!usable)
 			ds_errx(1, "no route to any address of '%s'", o.server);

@@ -80,11 +80,11 @@ bool ds_nat_addr_is_local(const struct ds_addr *a)
 	return found;
 }
 
-int ds_nat_socket_for(const struct ds_addr *server, uint16_t port, struct ds_addr *local)
+int ds_nat_route_source(const struct ds_addr *server, struct ds_addr *local)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
-	int fam = ds_addr_family(server), probe, fd, on = 1, e;
+	int fam = ds_addr_family(server), probe, e = 0;
 
 	if (fam != AF_INET && fam != AF_INET6)
 		return -EAFNOSUPPORT;
@@ -93,21 +93,32 @@ int ds_nat_socket_for(const struct ds_addr *server, uint16_t port, struct ds_add
 	if (probe < 0)
 		return -errno;
 	if (connect(probe, &server->sa, server->len) < 0 ||
-	    getsockname(probe, (struct sockaddr *)&ss, &sl) < 0) {
+	    getsockname(probe, (struct sockaddr *)&ss, &sl) < 0)
 		e = -errno;
-		close(probe);
-		return e;
-	}
 	close(probe);
+	if (e)
+		return e;
 	if (ds_addr_from_sockaddr(local, (struct sockaddr *)&ss, sl) < 0)
 		return -EAFNOSUPPORT;
+	ds_addr_set_port(local, 0);
+	return 0;
+}
+
+int ds_nat_socket_for(const struct ds_addr *server, uint16_t port, struct ds_addr *local)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int fam = ds_addr_family(server), fd, on = 1, e;
+
+	e = ds_nat_route_source(server, local);
+	if (e < 0)
+		return e;
 	ds_addr_set_port(local, port);
 	fd = socket(fam, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	if (fam == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
-	sl = sizeof(ss);
 	if (bind(fd, &local->sa, local->len) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
 		e = -errno;
@@ -163,8 +174,8 @@ static int answer_mapped(struct ds_stun_client *c, int id, struct ds_stun_msg *m
 	return 0;
 }
 
-static int binding_once(int fd, const struct ds_addr *server, const struct ds_stun_retrans *rp,
-			const char *software, struct ds_nat_binding *b)
+static int binding_once(int fd, const struct ds_addr *server, const struct ds_nat_params *p,
+			struct ds_nat_binding *b)
 {
 	struct ds_stun_client *c = NULL;
 	struct ds_stun_msg m;
@@ -172,10 +183,12 @@ static int binding_once(int fd, const struct ds_addr *server, const struct ds_st
 	const struct ds_stun_txn_info *info;
 	int id, r;
 
-	r = ds_stun_client_new(rp, &c);
+	r = ds_stun_client_new(&p->retrans, &c);
 	if (r < 0)
 		return r;
-	id = start_binding(c, fd, server, NULL, 0, software, 0);
+	if (p->redirect && (r = ds_stun_client_redirect(c, p->redirect)) < 0)
+		goto out;
+	id = start_binding(c, fd, server, NULL, 0, p->software, 0);
 	if (id < 0) {
 		r = id;
 		goto out;
@@ -198,20 +211,20 @@ out:
 	return r;
 }
 
-int ds_nat_binding(int fd, const struct ds_addr *server, const struct ds_stun_retrans *rp,
-		   const char *software, struct ds_nat_binding *b)
+int ds_nat_binding(int fd, const struct ds_addr *server, const struct ds_nat_params *p,
+		   struct ds_nat_binding *b)
 {
 	int r;
 
 	memset(b, 0, sizeof(*b));
-	r = binding_once(fd, server, rp, software, b);
+	r = binding_once(fd, server, p, b);
 	if (r == -EPROTO && b->alternate.len &&
 	    ds_addr_family(&b->alternate) == ds_addr_family(server) &&
 	    !ds_addr_equal(&b->alternate, server)) {
 		struct ds_addr alt = b->alternate;
 
 		memset(b, 0, sizeof(*b));
-		r = binding_once(fd, &alt, rp, software, b);
+		r = binding_once(fd, &alt, p, b);
 	}
 	return r;
 }
@@ -291,6 +304,8 @@ int ds_nat_discover(int fd, const struct ds_addr *local, const struct ds_addr *s
 	ret = ds_stun_client_new(&p->retrans, &c);
 	if (ret < 0)
 		return ret;
+	if (p->redirect && (ret = ds_stun_client_redirect(c, p->redirect)) < 0)
+		goto out;
 
 	/* round 1: test I */
 	ids[0] = start_binding(c, fd, server, NULL, 0, p->software, 0);
@@ -347,7 +362,10 @@ int ds_nat_discover(int fd, const struct ds_addr *local, const struct ds_addr *s
 		uint8_t buf[256];
 		size_t len;
 
-		if (build_binding(buf, sizeof(buf), 0, p->software, &len) == 0) {
+		/* a borrowed first socket is read by its owner: ask it for the probe too */
+		if (build_binding(buf, sizeof(buf), 0, p->software, &len) == 0 &&
+		    (!p->redirect || p->redirect->send_fd != fd || !p->redirect->track ||
+		     p->redirect->track(p->redirect->arg, buf + 8) == 0)) {
 			memcpy(hw.tid, buf + 8, DS_STUN_TID_LEN);
 			hw.fd = fd;
 			hw.c = c;

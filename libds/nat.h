@@ -57,6 +57,8 @@ struct ds_nat_params {
 	 * (the answers that do come take one round trip). */
 	int64_t silence_wait_ns;
 	const char *software; /* SOFTWARE attribute, NULL for none */
+	/* When fd is a borrowed socket (the agent's), how its answers arrive; else NULL. */
+	const struct ds_stun_redirect *redirect;
 };
 
 struct ds_nat_result {
@@ -94,6 +96,9 @@ int ds_nat_discover(int fd, const struct ds_addr *local, const struct ds_addr *s
  * -ENETUNREACH (no route: the host lacks this family), -EADDRINUSE.
  */
 int ds_nat_socket_for(const struct ds_addr *server, uint16_t port, struct ds_addr *local);
+/* Only the route lookup of ds_nat_socket_for: the source address (port 0) the kernel picks
+ * for `server`. 0 or -errno (-ENETUNREACH). */
+int ds_nat_route_source(const struct ds_addr *server, struct ds_addr *local);
 
 /* Is this address (port ignored) one of this host's interface addresses? */
 bool ds_nat_addr_is_local(const struct ds_addr *a);
@@ -110,8 +115,8 @@ struct ds_nat_binding {
 
 /* 0 with b->mapped; -ETIMEDOUT; -EPROTO for an error response (b->error_code says which)
  * or an answer §6.3 rejects; or -errno. A 300 Try Alternate is followed once when the
- * alternate has the same family (RFC 8489 §10). */
-int ds_nat_binding(int fd, const struct ds_addr *server, const struct ds_stun_retrans *rp,
-		   const char *software, struct ds_nat_binding *b);
+ * alternate has the same family (RFC 8489 §10). p->silence_wait_ns is not used. */
+int ds_nat_binding(int fd, const struct ds_addr *server, const struct ds_nat_params *p,
+		   struct ds_nat_binding *b);
 
 #endif

@@ -35,7 +35,17 @@ struct ds_stun_client {
 	size_t nwatch;
 	ds_stun_client_other_fn other_fn;
 	void *other_arg;
+	struct ds_stun_redirect redirect[DS_STUN_CLIENT_REDIRECTS];
+	size_t nredirect;
 };
+
+static const struct ds_stun_redirect *redirect_of(const struct ds_stun_client *c, int fd)
+{
+	for (size_t i = 0; i < c->nredirect; i++)
+		if (c->redirect[i].send_fd == fd)
+			return &c->redirect[i];
+	return NULL;
+}
 
 void ds_stun_retrans_default(struct ds_stun_retrans *p)
 {
@@ -99,6 +109,7 @@ int ds_stun_client_start(struct ds_stun_client *c, int fd, const struct ds_addr 
 			 const struct ds_addr *expect_from, const void *req, size_t len,
 			 int64_t max_wait_ns)
 {
+	const struct ds_stun_redirect *rd = redirect_of(c, fd);
 	struct ds_stun_msg m;
 	struct txn *t;
 	int64_t now;
@@ -128,6 +139,10 @@ int ds_stun_client_start(struct ds_stun_client *c, int fd, const struct ds_addr 
 	t->method = m.method;
 	t->expect_from = expect_from ? *expect_from : *dst;
 	memcpy(t->info.tid, m.tid, DS_STUN_TID_LEN);
+	if (rd && rd->track && (r = rd->track(rd->arg, m.tid)) < 0) {
+		free(t->req);
+		return r;
+	}
 	now = ds_clock_ns(); /* before sendto: the RTT includes our own send path */
 	r = send_req(t);
 	if (r < 0) {
@@ -334,10 +349,45 @@ static int drain(struct ds_stun_client *c, int fd)
 			continue;
 		if ((size_t)n > sizeof(buf))
 			n = sizeof(buf); /* truncated: fails the length check below */
-		if (ds_stun_client_input(c, fd, buf, (size_t)n, &from, now) == -ENOENT &&
-		    c->other_fn)
-			c->other_fn(c->other_arg, fd, buf, (size_t)n, &from);
+		ds_stun_client_feed(c, fd, buf, (size_t)n, &from, now);
 	}
+}
+
+int ds_stun_client_feed(struct ds_stun_client *c, int fd, const void *pkt, size_t len,
+			const struct ds_addr *from, int64_t now_ns)
+{
+	int r = ds_stun_client_input(c, fd, pkt, len, from, now_ns);
+
+	if (r == -ENOENT && c->other_fn)
+		c->other_fn(c->other_arg, fd, pkt, len, from);
+	return r;
+}
+
+int ds_stun_client_redirect(struct ds_stun_client *c, const struct ds_stun_redirect *r)
+{
+	if (!r || !r->read || r->poll_fd < 0)
+		return -EINVAL;
+	if (c->nredirect == DS_STUN_CLIENT_REDIRECTS)
+		return -ENOSPC;
+	c->redirect[c->nredirect++] = *r;
+	return 0;
+}
+
+/* Poll the redirect's descriptor in place of the borrowed one. */
+static void add_fd_or_redirect(const struct ds_stun_client *c, struct pollfd *pfd, size_t *n,
+			       size_t max, int fd)
+{
+	const struct ds_stun_redirect *rd = redirect_of(c, fd);
+
+	add_fd(pfd, n, max, rd ? rd->poll_fd : fd);
+}
+
+static const struct ds_stun_redirect *redirect_polled(const struct ds_stun_client *c, int fd)
+{
+	for (size_t i = 0; i < c->nredirect; i++)
+		if (c->redirect[i].poll_fd == fd)
+			return &c->redirect[i];
+	return NULL;
 }
 
 int ds_stun_client_run(struct ds_stun_client *c)
@@ -353,11 +403,20 @@ int ds_stun_client_run(struct ds_stun_client *c)
 
 		if (wait < 0)
 			return 0;
+		/* forwarded messages may already wait in a queue poll(2) cannot see */
+		for (size_t i = 0; i < c->nredirect; i++) {
+			r = c->redirect[i].read(c->redirect[i].arg, c);
+			if (r < 0)
+				return r;
+		}
+		wait = ds_stun_client_tick(c, ds_clock_ns());
+		if (wait < 0)
+			return 0;
 		for (size_t i = 0; i < c->n; i++)
 			if (c->txns[i].info.state == DS_STUN_TXN_PENDING)
-				add_fd(pfd, &npfd, MAXFD, c->txns[i].info.fd);
+				add_fd_or_redirect(c, pfd, &npfd, MAXFD, c->txns[i].info.fd);
 		for (size_t i = 0; i < c->nwatch; i++)
-			add_fd(pfd, &npfd, MAXFD, c->watch[i]);
+			add_fd_or_redirect(c, pfd, &npfd, MAXFD, c->watch[i]);
 		ts = ds_ns_timespec(wait);
 		r = ppoll(pfd, npfd, &ts, NULL);
 		if (r < 0) {
@@ -366,9 +425,12 @@ int ds_stun_client_run(struct ds_stun_client *c)
 			return -errno;
 		}
 		for (size_t i = 0; i < npfd; i++) {
+			const struct ds_stun_redirect *rd;
+
 			if (!pfd[i].revents)
 				continue;
-			r = drain(c, pfd[i].fd);
+			rd = redirect_polled(c, pfd[i].fd);
+			r = rd ? rd->read(rd->arg, c) : drain(c, pfd[i].fd);
 			if (r < 0)
 				return r;
 		}

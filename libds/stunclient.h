@@ -104,6 +104,26 @@ typedef void (*ds_stun_client_other_fn)(void *arg, int fd, const uint8_t *pkt, s
 void ds_stun_client_on_other(struct ds_stun_client *c, ds_stun_client_other_fn fn, void *arg);
 /* Also read this socket while running (e.g. to see a hairpinned request arrive). */
 int ds_stun_client_watch(struct ds_stun_client *c, int fd);
+/*
+ * A borrowed socket whose reads belong to someone else (the agent's warm socket: the agent
+ * reads it and forwards the STUN messages whose transaction ids a tool registered).
+ * Requests still leave on send_fd; before each one, track() asks for its answers; while
+ * running, poll_fd is polled instead of send_fd, and read() hands whatever arrived to
+ * ds_stun_client_feed (it is also called once per turn, for messages already queued).
+ */
+struct ds_stun_redirect {
+	int send_fd;
+	int poll_fd;
+	void *arg;
+	int (*track)(void *arg, const uint8_t tid[DS_STUN_TID_LEN]);
+	int (*read)(void *arg, struct ds_stun_client *c);
+};
+#define DS_STUN_CLIENT_REDIRECTS 2
+int ds_stun_client_redirect(struct ds_stun_client *c, const struct ds_stun_redirect *r);
+/* ds_stun_client_input, and a datagram that is no answer of ours goes to the on_other
+ * function: what ds_stun_client_run does with each datagram it reads. */
+int ds_stun_client_feed(struct ds_stun_client *c, int fd, const void *pkt, size_t len,
+			const struct ds_addr *from, int64_t now_ns);
 /* Poll the sockets until no transaction is pending. 0 or -errno (poll/recv failure). */
 int ds_stun_client_run(struct ds_stun_client *c);
 

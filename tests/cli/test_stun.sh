@@ -140,10 +140,10 @@ python3 -c "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])" 
 if [ -S "$TMP/st/agent.sock" ]; then
 	out=$(ds-stun -4 -p $LP --state "$TMP/st" 127.0.0.1:$P 2>&1 >/dev/null); rc=$?
 	[ $rc -eq 0 ] && echo "$out" | grep -q "binding port $LP itself (cold path)" &&
-		pass "state-with-agent-socket-still-cold-and-says-so" ||
-		fail "state-with-agent-socket-still-cold-and-says-so" "rc $rc: $out"
+		pass "state-with-a-dead-agent-socket-is-cold" ||
+		fail "state-with-a-dead-agent-socket-is-cold" "rc $rc: $out"
 else
-	skip "state-with-agent-socket-still-cold-and-says-so" "cannot make a unix socket"
+	skip "state-with-a-dead-agent-socket-is-cold" "cannot make a unix socket"
 fi
 out=$(ds-stun -q -4 -p $LP --state "$TMP/nostate" 127.0.0.1:$P 2>&1 >/dev/null)
 [ -z "$out" ] && pass "quiet-silences-messages" || fail "quiet-silences-messages" "$out"

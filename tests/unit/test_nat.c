@@ -105,14 +105,15 @@ static void serve(enum script sc, int s1, int s2, const struct ds_addr *a2)
 
 static int run_script(enum script sc, struct ds_nat_binding *b, struct ds_addr *client)
 {
-	struct ds_stun_retrans rp = {.rto_ns = 50 * DS_NSEC_PER_MSEC, .rc = 2, .rm = 2};
+	struct ds_nat_params np = {.retrans = {.rto_ns = 50 * DS_NSEC_PER_MSEC, .rc = 2, .rm = 2},
+				   .software = "test"};
 	struct ds_addr a1, a2;
 	int s1 = udp_socket(&a1), s2 = udp_socket(&a2), fd = udp_socket(client), r, st;
 	pid_t pid = fork();
 
 	if (pid == 0)
 		serve(sc, s1, s2, &a2);
-	r = ds_nat_binding(fd, &a1, &rp, "test", b);
+	r = ds_nat_binding(fd, &a1, &np, b);
 	kill(pid, SIGKILL);
 	waitpid(pid, &st, 0);
 	close(s1);
