@@ -406,7 +406,7 @@ struct ds_report {
 	struct agent *agents;
 	size_t nagents, agents_cap;
 	uint32_t *agent_slots; /* open addressing: agent id + 1, 0 empty */
-	uint32_t last_agent;   /* the one found last */
+	uint32_t last_src, last_dst; /* the agents found last as src and as dst */
 	size_t agent_slots_cap;
 	uint32_t *by_rank;   /* rank -> agent id */
 	uint32_t *sorted;    /* cell indices by (src rank, dst rank), after judge */
@@ -512,14 +512,14 @@ static int agent_slots_rehash(struct ds_report *rep, size_t cap)
 	return 0;
 }
 
-static int agent_id(struct ds_report *rep, const char *name, uint32_t *id)
+static int agent_id(struct ds_report *rep, const char *name, uint32_t *hint, uint32_t *id)
 {
 	size_t s;
 	int r;
 
 	/* Rows come in runs of the same agents (a file is mostly its own agent's rows). */
-	if (rep->last_agent < rep->nagents && strcmp(rep->agents[rep->last_agent].name, name) == 0) {
-		*id = rep->last_agent;
+	if (*hint < rep->nagents && strcmp(rep->agents[*hint].name, name) == 0) {
+		*id = *hint;
 		return 0;
 	}
 
@@ -529,7 +529,7 @@ static int agent_id(struct ds_report *rep, const char *name, uint32_t *id)
 			uint32_t i = rep->agent_slots[s] - 1;
 
 			if (strcmp(rep->agents[i].name, name) == 0) {
-				*id = rep->last_agent = i;
+				*id = *hint = i;
 				return 0;
 			}
 		}
@@ -671,7 +671,8 @@ int ds_report_add(struct ds_report *rep, const struct ds_results_row *row)
 		return -EINVAL;
 	if (rep->horizon_ns && row->ts_ns > rep->horizon_ns)
 		return -ERANGE;
-	if ((r = agent_id(rep, row->src, &src)) < 0 || (r = agent_id(rep, row->dst, &dst)) < 0 ||
+	if ((r = agent_id(rep, row->src, &rep->last_src, &src)) < 0 ||
+	    (r = agent_id(rep, row->dst, &rep->last_dst, &dst)) < 0 ||
 	    (r = cell_get(rep, src, dst, &index)) < 0)
 		return r;
 	c = &rep->cells[index];
