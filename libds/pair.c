@@ -179,8 +179,6 @@ static void swap_key(struct ds_wire_key **a, struct ds_wire_key **b)
 	*b = t;
 }
 
-/* Authenticate a packet of a session that is not the proven one, with the scratch context;
- * only once it is authentic does it take the candidate slot. */
 /* A packet naming a session we have no key for costs a derivation before its tag can be
  * checked: at most DS_PAIR_UNKNOWN_SESSIONS_PER_SEC of those per pair. */
 static bool unknown_session_allowed(struct ds_pair *p, int64_t now_ns)
@@ -203,6 +201,9 @@ static bool unknown_session_allowed(struct ds_pair *p, int64_t now_ns)
 	return true;
 }
 
+/* Authenticate a packet of a session that is not the proven one. A session not seen before
+ * is tried on the scratch context; only once a packet of it is authentic does it take the
+ * candidate slot (so forgeries cannot evict a handshake in progress). */
 static int open_unproven(struct ds_pair *p, const struct ds_wire_hdr *h, const uint8_t *pkt,
 			 size_t len, int64_t now_ns, uint8_t *body, size_t cap, size_t *body_len)
 {
