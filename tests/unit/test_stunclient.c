@@ -307,6 +307,67 @@ static void run_matches_a_real_answer_over_the_socket(void)
 	pair_close(&p);
 }
 
+/* A borrowed socket: answers arrive on another descriptor, through the redirect's read(). */
+struct fwd {
+	int send_fd, poll_fd;
+	unsigned tracked, reads;
+};
+
+static int fwd_track(void *arg, const uint8_t tid[DS_STUN_TID_LEN])
+{
+	((struct fwd *)arg)->tracked++;
+	return 0;
+}
+
+static int fwd_read(void *arg, struct ds_stun_client *c)
+{
+	struct fwd *f = arg;
+	uint8_t buf[1500];
+	struct ds_addr from;
+	socklen_t sl = sizeof(from.ss);
+	ssize_t n;
+
+	f->reads++;
+	while ((n = recvfrom(f->poll_fd, buf, sizeof(buf), MSG_DONTWAIT, &from.sa, &sl)) > 0) {
+		from.len = sl;
+		ds_stun_client_feed(c, f->send_fd, buf, (size_t)n, &from, ds_clock_ns());
+		sl = sizeof(from.ss);
+	}
+	return 0;
+}
+
+static void redirected_socket_gets_answers_through_its_reader(void)
+{
+	struct ds_stun_retrans rp = {.rto_ns = 30 * DS_NSEC_PER_MSEC, .rc = 3, .rm = 2};
+	struct ds_stun_client *c = NULL;
+	struct pair p;
+	struct ds_addr other;
+	uint8_t req[64], ans[128];
+	size_t rl, al;
+	int ofd = bound_socket(&other), id;
+	struct fwd f;
+	struct ds_stun_redirect rd;
+
+	pair_open(&p);
+	f = (struct fwd){.send_fd = p.cfd, .poll_fd = ofd};
+	rd = (struct ds_stun_redirect){
+	    .send_fd = p.cfd, .poll_fd = ofd, .arg = &f, .track = fwd_track, .read = fwd_read};
+	ds_stun_client_new(&rp, &c);
+	CHECK_INT(ds_stun_client_redirect(c, &rd), 0);
+	rl = binding_request(req, sizeof(req));
+	id = ds_stun_client_start(c, p.cfd, &p.saddr, NULL, req, rl, 0);
+	CHECK_INT(f.tracked, 1);
+	/* the "agent" forwards the answer to the other socket; one left on cfd is not read */
+	al = binding_answer(ans, sizeof(ans), req + 8, &p.caddr, DS_STUN_SUCCESS, 0);
+	CHECK(sendto(p.sfd, ans, al, 0, &other.sa, other.len) == (ssize_t)al);
+	CHECK_INT(ds_stun_client_run(c), 0);
+	CHECK_INT(ds_stun_client_info(c, id)->state, DS_STUN_TXN_DONE);
+	CHECK(f.reads >= 1);
+	ds_stun_client_free(c);
+	close(ofd);
+	pair_close(&p);
+}
+
 int main(void)
 {
 	UNIT_RUN(answer_from_the_server_completes_and_duplicates_are_ignored);
@@ -317,5 +378,6 @@ int main(void)
 	UNIT_RUN(retransmits_per_rfc8489_schedule_then_times_out_and_late_answers_are_ignored);
 	UNIT_RUN(max_wait_cuts_the_schedule_short);
 	UNIT_RUN(run_matches_a_real_answer_over_the_socket);
+	UNIT_RUN(redirected_socket_gets_answers_through_its_reader);
 	UNIT_EXIT();
 }
