@@ -366,8 +366,8 @@ static void destroy_group_reports_final_counters(void)
 	CHECK_INT(ds_sockdiag_new(&d), 0);
 	fd = ds_sockdiag_destroy_open(d);
 	if (fd == -EPERM) {
-		printf(
-		    "SKIP: sockdiag/destroy_group_reports_final_counters (this kernel restricts the destroy groups)\n");
+		printf("SKIP: sockdiag/destroy_group_reports_final_counters "
+		       "(this kernel restricts the destroy groups)\n");
 		ds_sockdiag_free(d);
 		return;
 	}
