@@ -247,8 +247,10 @@ int ds_probe_tx_stamp(struct ds_probe *p, uint32_t seq, int64_t tx_ns)
 
 	if (i < 0 || p->req[i].state == R_PLANNED)
 		return -ENOENT;
-	/* Only while no reply is in: a stamp after the reply it caused cannot be right. */
-	if (p->req[i].state == R_SENT || tx_ns <= p->req[i].rx_ns) {
+	/* A stamp that arrives after the reply must still leave room for the responder's
+	 * turnaround inside the round trip; otherwise it cannot be right. */
+	if (p->req[i].state == R_SENT ||
+	    tx_ns <= p->req[i].rx_ns - (p->req[i].peer_tx_ns - p->req[i].peer_rx_ns)) {
 		p->req[i].tx_ns = tx_ns;
 		p->req[i].kernel_tx = true;
 	}
@@ -1193,21 +1195,6 @@ static int pump(struct drv *d, int64_t until, bool (*done)(struct drv *))
 	}
 }
 
-/*
- * Stay off the control socket while the agent sends a pair: the agent answers each SEND
- * at once, and a reader asleep in poll(2) is woken by that answer and (on a busy machine,
- * on the agent's CPU) runs before the agent gets to the second packet, which then leaves
- * ~100 us late. A reader that is not waiting is not woken.
- */
-#define SPIN_NS (500 * DS_NSEC_PER_USEC)
-static void spin(int64_t ns)
-{
-	int64_t end = ds_clock_ns() + ns;
-
-	while (ds_clock_ns() < end)
-		;
-}
-
 static bool all_in(struct drv *d)
 {
 	return d->outstanding == 0 && ds_probe_complete(d->p);
@@ -1260,8 +1247,6 @@ int ds_probe_run(struct ds_probe *p, struct ds_ctl_client *c, uint32_t run_id,
 			err = send_echo(d, DS_PROBE_SEQ_FWD_PAIR + 2 * k + 1);
 		if (!err)
 			err = flush(d);
-		if (!err)
-			spin(SPIN_NS);
 		if (!err)
 			err = pump(d, ds_clock_ns() + o->pair_gap_ns, NULL);
 		if (err)
