@@ -206,6 +206,7 @@ static void write_svg(const struct ds_report *rep, const struct ds_report_thresh
 		      const struct ds_report_format *fmt, const char *path)
 {
 	char tmp[4096];
+	mode_t mask;
 	FILE *f;
 	int fd, r;
 
@@ -219,12 +220,14 @@ static void write_svg(const struct ds_report *rep, const struct ds_report_thresh
 		ds_usage_error("--svg: path too long");
 	fd = mkstemp(tmp);
 	if (fd < 0)
-		ds_errc(DS_EXIT_FAILURE, errno, "%s", tmp);
+		ds_errc(DS_EXIT_FAILURE, errno, "--svg %s", path);
 	f = fdopen(fd, "w");
 	if (!f)
 		ds_errc(DS_EXIT_FAILURE, errno, "%s", tmp);
 	r = ds_report_write_svg(rep, t, fmt, f);
-	if (fchmod(fd, 0644) < 0 || fclose(f) == EOF || r < 0 || rename(tmp, path) < 0) {
+	mask = umask(0); /* mkstemp made it 0600: give it the mode a plain create would */
+	umask(mask);
+	if (fchmod(fd, 0666 & ~mask) < 0 || fclose(f) == EOF || r < 0 || rename(tmp, path) < 0) {
 		r = errno;
 		unlink(tmp);
 		ds_errc(DS_EXIT_FAILURE, r, "%s", path);

@@ -380,6 +380,9 @@ expect_exit 0 empty-file-skipped ds-report --csv "$FIX/empty.csv" "${MESH[@]}"
 grep -q 'empty.csv: no header row' "$TMP/err" && pass empty-file-warned || fail empty-file-warned
 expect_exit 1 only-empty-file-exit-1 ds-report "$FIX/empty.csv"
 
+expect_exit 1 svg-unwritable-exit-1 ds-report --svg "$TMP/no/such/dir/x.svg" "${MESH[@]}"
+grep -q -- "--svg $TMP/no/such/dir/x.svg: No such file" "$TMP/err" && pass svg-unwritable-named || fail svg-unwritable-named "$(cat "$TMP/err")"
+
 # --- usage errors ---
 expect_exit 2 no-file-usage-error ds-report
 expect_exit 2 bad-metric-usage-error ds-report -m speed "${MESH[@]}"
