@@ -24,6 +24,7 @@
 #include "clock.h"
 #include "csv.h"
 #include "grade.h"
+#include "gradehist.h"
 #include "msg.h"
 #include "num.h"
 #include "procmap.h"
@@ -70,19 +71,6 @@ struct table {
 	size_t n, cap;
 	uint32_t *idx; /* index + 1; 0 = empty */
 	size_t nidx;   /* power of two, >= 2 * n */
-};
-
-/* A session read back from history. */
-struct hrow {
-	int64_t ts_ns;
-	char host[64];
-	char app[DS_PROC_COMM_LEN];
-	char key[160]; /* cookie + addresses: one session across its rows */
-	double rtt_ms, age_s;
-	uint64_t retrans, segs_out;
-	struct ds_addr local, remote;
-	enum ds_grade grade;
-	bool latest; /* the last row of its session */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -445,42 +433,35 @@ static void session_line(FILE *f, const struct opts *o, const struct sess *s, in
 
 /* ---- history ---- */
 
-static const char HISTORY_COLUMNS[] =
-    "ts,tool,host,event,pid,app,exe,local,remote,cookie,age_s,rtt_ms,retrans,segs_out,"
-    "retrans_pct,bytes_acked,bytes_received,grade";
+static const char HISTORY_COLUMNS[] = DS_GRADEHIST_COLUMNS;
 
 static void history_rec(struct ds_csv_rec *r, char *buf, size_t cap, const struct opts *o,
 			const struct sess *s, const char *event, int64_t ts_ns, double age_s)
 {
-	char ts[DS_ISO8601_LEN], la[DS_ADDR_STRLEN], ra[DS_ADDR_STRLEN];
-	enum ds_grade g = DS_GRADE_NONE;
+	struct ds_gradehist_row row;
 
+	memset(&row, 0, sizeof(row));
+	row.ts_ns = ts_ns;
+	snprintf(row.host, sizeof(row.host), "%s", host_name());
+	snprintf(row.event, sizeof(row.event), "%s", event);
+	row.pid = s->have_proc ? s->pid : -1;
+	snprintf(row.app, sizeof(row.app), "%s", app_name(s));
+	row.exe = s->have_proc ? s->exe : NULL;
+	row.local = s->k.local;
+	row.remote = s->k.remote;
+	row.cookie = s->k.cookie;
+	row.has_cookie = true;
+	row.age_s = age_s;
+	row.rtt_ms = sess_rtt_ms(&s->k);
+	row.retrans = s->k.total_retrans;
+	row.segs_out = s->k.segs_out;
+	row.bytes_acked = s->k.bytes_acked;
+	row.bytes_received = s->k.bytes_received;
+	row.grade = DS_GRADE_NONE;
 	if (ds_grade_eligible(&o->cfg, &s->k.local, &s->k.remote, age_s, s->k.has_info) ==
 	    DS_GRADE_GRADED)
-		g = ds_grade_of(&o->cfg, sess_rtt_ms(&s->k), sess_retrans_pct(&s->k));
-	ds_csv_rec_init(r, buf, cap);
-	ds_csv_field(r, ds_time_iso8601(ts, sizeof(ts), ts_ns));
-	ds_csv_field(r, TOOL);
-	ds_csv_field(r, host_name());
-	ds_csv_field(r, event);
-	if (s->have_proc)
-		ds_csv_field_long(r, s->pid);
-	else
-		ds_csv_field(r, NULL);
-	ds_csv_field(r, app_name(s));
-	ds_csv_field(r, s->have_proc ? s->exe : NULL);
-	ds_csv_field(r, ds_addr_format(&s->k.local, true, la, sizeof(la)));
-	ds_csv_field(r, ds_addr_format(&s->k.remote, true, ra, sizeof(ra)));
-	ds_csv_fieldf(r, "%llu", (unsigned long long)s->k.cookie);
-	ds_csv_field_double(r, age_s, 1);
-	ds_csv_field_double(r, sess_rtt_ms(&s->k), 3);
-	ds_csv_field_long(r, s->k.total_retrans);
-	ds_csv_field_long(r, s->k.segs_out);
-	ds_csv_field_double(r, sess_retrans_pct(&s->k), 3);
-	ds_csv_field_long(r, (long long)s->k.bytes_acked);
-	ds_csv_field_long(r, (long long)s->k.bytes_received);
-	ds_csv_field(r, ds_grade_name(g));
-	if (ds_csv_rec_end(r) < 0)
+		row.grade = ds_grade_of(&o->cfg, row.rtt_ms, sess_retrans_pct(&s->k));
+	if (ds_gradehist_rec(r, buf, cap, &row) < 0)
 		ds_warnx("history row too long, dropped");
 }
 
@@ -568,117 +549,39 @@ static void emit_history(struct appender *a, const struct opts *o, const struct 
 	}
 }
 
-/* Read history rows of the last since_ns (0 = all) from one file; marks the latest row of
- * every session. */
-static void read_history(const char *path, int64_t since_ns, struct hrow **rows, size_t *n,
-			 size_t *cap)
+static struct ds_gradehist *new_history(void)
 {
-	struct ds_csv_reader *rd;
-	int64_t now = ds_clock_realtime_ns();
-	size_t first = *n, i;
-	int r = ds_csv_reader_open(path, &rd);
+	struct ds_gradehist *h;
+
+	if (ds_gradehist_new(&h) < 0)
+		ds_errx(DS_EXIT_FAILURE, "out of memory");
+	return h;
+}
+
+/* Read one history file (the last since_ns of it; 0 = all) into h. */
+static struct ds_gradehist_row *read_history(struct ds_gradehist *h, const char *path,
+					     int64_t since_ns, size_t *n)
+{
+	int64_t not_before = since_ns > 0 ? ds_clock_realtime_ns() - since_ns : 0;
+	size_t before = ds_gradehist_skipped(h, NULL), after;
+	long line;
+	int r = ds_gradehist_read(h, path, not_before);
 
 	if (r == -EBADMSG)
 		ds_errx(DS_EXIT_FAILURE, "%s: empty, or no header row", path);
-	if (r < 0)
-		ds_errc(DS_EXIT_FAILURE, r, "%s", path);
-	if (ds_csv_reader_column(rd, "ts") < 0 || ds_csv_reader_column(rd, "rtt_ms") < 0 ||
-	    ds_csv_reader_column(rd, "remote") < 0)
+	if (r == -ENOMSG)
 		ds_errx(DS_EXIT_FAILURE,
 			"%s: not a ds-grade history (no ts, rtt_ms, remote columns)", path);
-	while ((r = ds_csv_reader_next(rd)) != 0) {
-		struct hrow h;
-		const char *v;
-		long long ll;
-		int64_t ts;
-
-		if (r < 0) {
-			ds_warnx("%s:%ld: malformed record skipped", path, ds_csv_reader_line(rd));
-			continue;
-		}
-		v = ds_csv_reader_get_name(rd, "ts");
-		if (!v || ds_time_parse_iso8601(v, &ts) < 0) {
-			ds_warnx("%s:%ld: bad ts, record skipped", path, ds_csv_reader_line(rd));
-			continue;
-		}
-		if (since_ns > 0 && ts < now - since_ns)
-			continue;
-		memset(&h, 0, sizeof(h));
-		h.ts_ns = ts;
-		v = ds_csv_reader_get_name(rd, "host");
-		snprintf(h.host, sizeof(h.host), "%s", v ? v : "");
-		v = ds_csv_reader_get_name(rd, "app");
-		snprintf(h.app, sizeof(h.app), "%s", v ? v : "");
-		v = ds_csv_reader_get_name(rd, "remote");
-		if (!v || ds_addr_parse(v, 0, DS_ADDR_PORT_OPTIONAL, &h.remote) < 0)
-			continue;
-		v = ds_csv_reader_get_name(rd, "local");
-		if (!v || ds_addr_parse(v, 0, DS_ADDR_PORT_OPTIONAL, &h.local) < 0)
-			memset(&h.local, 0, sizeof(h.local));
-		v = ds_csv_reader_get_name(rd, "rtt_ms");
-		if (!v || ds_parse_double(v, 0, 1e9, &h.rtt_ms) < 0)
-			continue;
-		v = ds_csv_reader_get_name(rd, "age_s");
-		if (!v || ds_parse_double(v, 0, 1e12, &h.age_s) < 0)
-			h.age_s = -1;
-		v = ds_csv_reader_get_name(rd, "retrans");
-		if (v && ds_parse_long(v, 0, INT64_MAX, &ll) == 0)
-			h.retrans = (uint64_t)ll;
-		v = ds_csv_reader_get_name(rd, "segs_out");
-		if (v && ds_parse_long(v, 0, INT64_MAX, &ll) == 0)
-			h.segs_out = (uint64_t)ll;
-		else {
-			/* A history without counts: take the percentage as given. */
-			double pct;
-
-			v = ds_csv_reader_get_name(rd, "retrans_pct");
-			if (v && ds_parse_double(v, 0, 100, &pct) == 0) {
-				h.segs_out = 100000;
-				h.retrans = (uint64_t)llround(pct * 1000);
-			}
-		}
-		v = ds_csv_reader_get_name(rd, "cookie");
-		snprintf(h.key, sizeof(h.key), "%s|%s|%s", v ? v : "",
-			 ds_csv_reader_get_name(rd, "local") ? ds_csv_reader_get_name(rd, "local")
-							     : "",
-			 ds_csv_reader_get_name(rd, "remote"));
-		if (!v || !*v) /* no cookie: every row is its own session */
-			snprintf(h.key, sizeof(h.key), "%s#%ld", path, ds_csv_reader_line(rd));
-		if (*n == *cap) {
-			size_t nc = *cap ? *cap * 2 : 1024;
-			struct hrow *nr = realloc(*rows, nc * sizeof(*nr));
-
-			if (!nr)
-				ds_errx(DS_EXIT_FAILURE, "out of memory");
-			*rows = nr;
-			*cap = nc;
-		}
-		(*rows)[(*n)++] = h;
-	}
-	ds_csv_reader_free(rd);
-
-	/* The latest row of each session stands for it (samples are superseded). */
-	{
-		struct table seen = {0};
-
-		for (i = *n; i-- > first;) {
-			uint64_t hk = 1469598103934665603ULL;
-			const char *p;
-			struct sess *s;
-
-			for (p = (*rows)[i].key; *p; p++)
-				hk = (hk ^ (unsigned char)*p) * 1099511628211ULL;
-			s = table_find(&seen, hk, true);
-			if (s->last_seen_ns == 0) {
-				s->last_seen_ns = 1;
-				(*rows)[i].latest = true;
-			}
-		}
-		table_free(&seen);
-	}
+	if (r < 0)
+		ds_errc(DS_EXIT_FAILURE, r, "%s", path);
+	after = ds_gradehist_skipped(h, &line);
+	if (after > before)
+		ds_warnx("%s:%ld: %zu malformed or incomplete records skipped", path, line,
+			 after - before);
+	return ds_gradehist_rows(h, n);
 }
 
-static void grade_hrow(const struct opts *o, struct hrow *h)
+static void grade_hrow(const struct opts *o, struct ds_gradehist_row *h)
 {
 	h->grade = DS_GRADE_NONE;
 	if (ds_grade_eligible(&o->cfg, &h->local, &h->remote, h->age_s, true) != DS_GRADE_GRADED)
@@ -925,7 +828,8 @@ static void write_svg(const char *path, const enum ds_grade *worst, const size_t
 		ds_errc(DS_EXIT_FAILURE, errno, "writing %s", path);
 }
 
-static void view_timeline(const struct opts *o, const struct hrow *rows, size_t n, const char *ts)
+static void view_timeline(const struct opts *o, const struct ds_gradehist_row *rows, size_t n,
+			  const char *ts)
 {
 	enum ds_grade worst[TIMELINE_BUCKETS];
 	size_t count[TIMELINE_BUCKETS] = {0};
@@ -1034,13 +938,14 @@ static void view_fleet(const struct opts *o, char **files, int nfiles, const cha
 	if (!dev || !meds)
 		ds_errx(DS_EXIT_FAILURE, "out of memory");
 	for (f = 0; f < nfiles; f++) {
-		struct hrow *rows = NULL;
-		size_t n = 0, cap = 0, k = 0;
+		struct ds_gradehist *h = new_history();
+		struct ds_gradehist_row *rows;
+		size_t n = 0, k = 0;
 		struct ds_grade_item *gi;
 		double *scratch;
 		const char *base = strrchr(files[f], '/');
 
-		read_history(files[f], o->since_ns, &rows, &n, &cap);
+		rows = read_history(h, files[f], o->since_ns, &n);
 		gi = malloc((n ? n : 1) * sizeof(*gi));
 		scratch = malloc((n ? n : 1) * sizeof(*scratch));
 		if (!gi || !scratch)
@@ -1069,7 +974,7 @@ static void view_fleet(const struct opts *o, char **files, int nfiles, const cha
 			meds[nmeds++] = dev[f].r.median_rtt_ms;
 		free(gi);
 		free(scratch);
-		free(rows);
+		ds_gradehist_free(h);
 	}
 	qsort(dev, (size_t)nfiles, sizeof(*dev), cmp_device_rtt);
 	if (o->csv) {
@@ -1134,129 +1039,76 @@ static void view_fleet(const struct opts *o, char **files, int nfiles, const cha
 
 /* ---- cron state: the sessions seen by the previous run ---- */
 
-static const char STATE_COLUMNS[] =
-    "cookie,first_seen_ns,last_seen_ns,pid,app,exe,local,remote,state,rtt_us,retrans,"
-    "segs_out,bytes_acked,bytes_received";
+static int state_entry(const struct ds_gradestate *e, void *arg)
+{
+	struct table *t = arg;
+	struct sess *s = table_find(t, e->cookie, true);
+
+	s->k.local = e->local;
+	s->k.remote = e->remote;
+	s->k.state = e->state;
+	s->k.has_info = true;
+	s->k.rtt_us = e->rtt_us;
+	s->k.total_retrans = e->retrans;
+	s->k.segs_out = e->segs_out;
+	s->k.bytes_acked = e->bytes_acked;
+	s->k.bytes_received = e->bytes_received;
+	s->first_seen_ns = e->first_seen_ns;
+	s->last_seen_ns = e->last_seen_ns;
+	if (e->pid >= 0) {
+		s->have_proc = true;
+		s->pid = (pid_t)e->pid;
+		snprintf(s->comm, sizeof(s->comm), "%s", e->app);
+		s->exe = intern(e->exe);
+	}
+	return 0;
+}
 
 static void state_load(const char *path, struct table *t)
 {
-	struct ds_csv_reader *rd;
-	int r = ds_csv_reader_open(path, &rd);
+	int r = ds_gradestate_load(path, state_entry, t);
 
-	if (r == -ENOENT)
-		return;
-	if (r < 0) {
+	if (r < 0 && r != -ENOENT)
 		ds_warnc(r, "%s: ignoring state", path);
-		return;
-	}
-	while ((r = ds_csv_reader_next(rd)) != 0) {
-		long long v[8];
-		static const char *const num[8] = {"cookie",      "first_seen_ns", "last_seen_ns",
-						   "rtt_us",      "retrans",       "segs_out",
-						   "bytes_acked", "bytes_received"};
-		const char *la, *ra, *pid, *app, *exe;
-		struct sess *s;
-		int i, bad = 0;
-
-		if (r < 0)
-			continue;
-		for (i = 0; i < 8; i++) {
-			const char *f = ds_csv_reader_get_name(rd, num[i]);
-
-			if (!f || ds_parse_long(f, 0, INT64_MAX, &v[i]) < 0)
-				bad = 1;
-		}
-		la = ds_csv_reader_get_name(rd, "local");
-		ra = ds_csv_reader_get_name(rd, "remote");
-		if (bad || !la || !ra)
-			continue;
-		s = table_find(t, (uint64_t)v[0], true);
-		if (ds_addr_parse(la, 0, DS_ADDR_PORT_OPTIONAL, &s->k.local) < 0 ||
-		    ds_addr_parse(ra, 0, DS_ADDR_PORT_OPTIONAL, &s->k.remote) < 0) {
-			table_remove(t, s);
-			continue;
-		}
-		s->first_seen_ns = v[1];
-		s->last_seen_ns = v[2];
-		s->k.has_info = true;
-		s->k.rtt_us = (uint32_t)v[3];
-		s->k.total_retrans = (uint32_t)v[4];
-		s->k.segs_out = (uint32_t)v[5];
-		s->k.bytes_acked = (uint64_t)v[6];
-		s->k.bytes_received = (uint64_t)v[7];
-		pid = ds_csv_reader_get_name(rd, "pid");
-		app = ds_csv_reader_get_name(rd, "app");
-		exe = ds_csv_reader_get_name(rd, "exe");
-		if (pid && *pid) {
-			long long p;
-
-			if (ds_parse_long(pid, 1, INT32_MAX, &p) == 0) {
-				s->have_proc = true;
-				s->pid = (pid_t)p;
-				snprintf(s->comm, sizeof(s->comm), "%s", app ? app : "");
-				s->exe = intern(exe ? exe : "");
-			}
-		}
-	}
-	ds_csv_reader_free(rd);
 }
 
 /* Replace the state file atomically: write a temporary file beside it, then rename. */
 static void state_save(const char *path, struct table *t)
 {
-	char tmp[4096], buf[ROW_MAX];
-	FILE *f;
+	struct ds_gradestate_writer *w;
+	struct ds_gradestate e;
 	size_t i;
-	int fd;
+	int r = ds_gradestate_begin(path, &w);
 
-	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp))
-		ds_errx(DS_EXIT_FAILURE, "%s: path too long", path);
-	fd = mkstemp(tmp);
-	if (fd < 0 || !(f = fdopen(fd, "w")))
-		ds_errc(DS_EXIT_FAILURE, errno, "%s", tmp);
-	ds_csv_header(f, STATE_COLUMNS);
-	for (i = 0; i < t->n; i++) {
+	if (r < 0)
+		ds_errc(DS_EXIT_FAILURE, r, "%s", path);
+	for (i = 0; i < t->n && r == 0; i++) {
 		const struct sess *s = &t->v[i];
-		char la[DS_ADDR_STRLEN], ra[DS_ADDR_STRLEN];
-		struct ds_csv_rec r;
 
-		if (!s->used)
-			continue;
-		ds_csv_rec_init(&r, buf, sizeof(buf));
-		ds_csv_fieldf(&r, "%llu", (unsigned long long)s->k.cookie);
-		ds_csv_field_long(&r, s->first_seen_ns);
-		ds_csv_field_long(&r, s->last_seen_ns);
-		if (s->have_proc)
-			ds_csv_field_long(&r, s->pid);
-		else
-			ds_csv_field(&r, NULL);
-		ds_csv_field(&r, app_name(s));
-		ds_csv_field(&r, s->have_proc ? s->exe : NULL);
-		ds_csv_field(&r, ds_addr_format(&s->k.local, true, la, sizeof(la)));
-		ds_csv_field(&r, ds_addr_format(&s->k.remote, true, ra, sizeof(ra)));
-		ds_csv_field_long(&r, s->k.state);
-		ds_csv_field_long(&r, s->k.rtt_us);
-		ds_csv_field_long(&r, s->k.total_retrans);
-		ds_csv_field_long(&r, s->k.segs_out);
-		ds_csv_field_long(&r, (long long)s->k.bytes_acked);
-		ds_csv_field_long(&r, (long long)s->k.bytes_received);
-		if (ds_csv_rec_end(&r) == 0)
-			ds_csv_write_file(f, &r);
+		memset(&e, 0, sizeof(e));
+		e.cookie = s->k.cookie;
+		e.first_seen_ns = s->first_seen_ns;
+		e.last_seen_ns = s->last_seen_ns;
+		e.pid = s->have_proc ? s->pid : -1;
+		snprintf(e.app, sizeof(e.app), "%s", app_name(s));
+		snprintf(e.exe, sizeof(e.exe), "%s", s->have_proc && s->exe ? s->exe : "");
+		e.local = s->k.local;
+		e.remote = s->k.remote;
+		e.state = s->k.state;
+		e.rtt_us = s->k.rtt_us;
+		e.retrans = s->k.total_retrans;
+		e.segs_out = s->k.segs_out;
+		e.bytes_acked = s->k.bytes_acked;
+		e.bytes_received = s->k.bytes_received;
+		r = ds_gradestate_put(w, &e);
 	}
-	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-		int e = errno;
-
-		fclose(f);
-		unlink(tmp);
-		ds_errc(DS_EXIT_FAILURE, e, "writing %s", tmp);
+	if (r < 0) {
+		ds_gradestate_abort(w);
+		ds_errc(DS_EXIT_FAILURE, r, "writing %s", path);
 	}
-	fclose(f);
-	if (rename(tmp, path) < 0) {
-		int e = errno;
-
-		unlink(tmp);
-		ds_errc(DS_EXIT_FAILURE, e, "replacing %s", path);
-	}
+	r = ds_gradestate_commit(w);
+	if (r < 0)
+		ds_errc(DS_EXIT_FAILURE, r, "replacing %s", path);
 }
 
 /* ---- the live lane ---- */
@@ -1463,13 +1315,14 @@ static struct item *live_items(const struct opts *o, size_t *n, struct live *L, 
 	return items;
 }
 
-static struct item *history_items(const struct opts *o, size_t *n, struct hrow **rows_out)
+/* Graded items from the history (for --apps and --device); they point into h. */
+static struct item *history_items(const struct opts *o, size_t *n, struct ds_gradehist *h)
 {
-	struct hrow *rows = NULL;
-	size_t nrows = 0, cap = 0, i;
+	struct ds_gradehist_row *rows;
+	size_t nrows = 0, i;
 	struct item *items;
 
-	read_history(o->history, o->since_ns, &rows, &nrows, &cap);
+	rows = read_history(h, o->history, o->since_ns, &nrows);
 	items = calloc(nrows ? nrows : 1, sizeof(*items));
 	if (!items)
 		ds_errx(DS_EXIT_FAILURE, "out of memory");
@@ -1491,7 +1344,6 @@ static struct item *history_items(const struct opts *o, size_t *n, struct hrow *
 		it->retrans_pct = ds_grade_retrans_pct(rows[i].retrans, rows[i].segs_out);
 		(*n)++;
 	}
-	*rows_out = rows;
 	return items;
 }
 
@@ -1973,13 +1825,13 @@ int main(int argc, char **argv)
 	case VIEW_APPS:
 	case VIEW_DEVICE: {
 		struct live L = {0};
-		struct hrow *rows = NULL;
+		struct ds_gradehist *h = new_history();
 		struct item *items;
 		size_t n;
 		int64_t now;
 
 		if (o.history)
-			items = history_items(&o, &n, &rows);
+			items = history_items(&o, &n, h);
 		else
 			items = live_items(&o, &n, &L, &now);
 		if (!o.history)
@@ -1989,21 +1841,22 @@ int main(int argc, char **argv)
 		else
 			view_device(&o, items, n, ts);
 		free(items);
-		free(rows);
+		ds_gradehist_free(h);
 		if (!o.history)
 			live_close(&L);
 		break;
 	}
 	case VIEW_TIMELINE: {
-		struct hrow *rows = NULL;
-		size_t n = 0, cap = 0, i;
+		struct ds_gradehist *h = new_history();
+		struct ds_gradehist_row *rows;
+		size_t n = 0, i;
 
-		read_history(o.history, 24 * 3600 * DS_NSEC_PER_SEC + TIMELINE_WIDTH_NS, &rows, &n,
-			     &cap);
+		rows =
+		    read_history(h, o.history, 24 * 3600 * DS_NSEC_PER_SEC + TIMELINE_WIDTH_NS, &n);
 		for (i = 0; i < n; i++)
 			grade_hrow(&o, &rows[i]);
 		view_timeline(&o, rows, n, ts);
-		free(rows);
+		ds_gradehist_free(h);
 		break;
 	}
 	case VIEW_FLEET:
