@@ -23,11 +23,21 @@ FUZZCC    ?= clang
 PKGS      := libssl libcrypto libpcap ldns libmaxminddb libnetfilter_queue
 PKGCFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKGLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# Library versions for -V, taken at build time so that printing them links no library a
+# tool does not otherwise use (libpcap alone pulls in dbus, systemd, gcrypt...).
+DEPVERS   := openssl=$(shell pkg-config --modversion libssl 2>/dev/null) \
+             libpcap=$(shell pkg-config --modversion libpcap 2>/dev/null) \
+             ldns=$(shell pkg-config --modversion ldns 2>/dev/null) \
+             maxminddb=$(shell pkg-config --modversion libmaxminddb 2>/dev/null) \
+             libcsv=$(shell dpkg-query -W -f='$${Version}' libcsv-dev 2>/dev/null | sed 's/[+-].*//') \
+             libnet=$(shell dpkg-query -W -f='$${Version}' libnet1-dev 2>/dev/null | sed 's/[+-].*//') \
+             netfilter_queue=$(shell pkg-config --modversion libnetfilter_queue 2>/dev/null)
 
 WARN      := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
              -Wno-unused-parameter
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -D_GNU_SOURCE $(WARN) -iquote libds $(PKGCFLAGS) -DDS_VERSION='"$(VERSION)"' -MMD -MP \
+             -DDS_DEPVERS='"$(strip $(DEPVERS))"' \
              -D_FORTIFY_SOURCE=2 -fstack-protector-strong
 LDLIBS    += -Wl,--as-needed $(PKGLIBS) -lnet -lcsv -lmnl -lm -lpthread
 ifeq ($(WERROR),1)
