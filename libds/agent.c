@@ -127,6 +127,7 @@ struct ds_agent {
 	size_t npublished;
 	bool publish_failed;
 	int64_t last_refresh_ns;
+	int64_t status_ns; /* when the status file was last written */
 	int inotify_fd;
 	/* timers */
 	struct ds_timer t_refresh, t_stun_tick, t_second, t_sweep, t_reannounce;
@@ -1173,8 +1174,13 @@ static void sweep(struct ds_loop *l, void *arg)
 {
 	struct ds_agent *a = arg;
 
-	runs_sweep(a, ds_clock_ns(), false);
-	ds_agent_write_status(a);
+	int64_t now = ds_clock_ns();
+
+	runs_sweep(a, now, false);
+	/* The status file is written on request (ds-agent --status); the periodic copy is
+	 * for when the agent no longer answers, and need not be fresher than a minute. */
+	if (now - a->status_ns >= 60 * DS_NSEC_PER_SEC)
+		ds_agent_write_status(a);
 	ds_loop_timer_arm_in(l, &a->t_sweep, 5 * DS_NSEC_PER_SEC);
 }
 
@@ -1240,6 +1246,14 @@ static int ctl_send(void *arg, struct ds_ctl_client_ref *c, const struct ds_ctl_
 	fd = fd_for(a, dst);
 	if (fd < 0)
 		return -EAFNOSUPPORT;
+	/* Before a burst on a path not heard from in the last 2 s, re-open our side of the
+	 * pinhole with a keepalive first (the tool confirms the path end to end with an echo,
+	 * see ds-ctl(7), PEER). */
+	if (m->send.wire_type == DS_WIRE_PAIR_REQUEST &&
+	    (!p->last_rx_ns || now - p->last_rx_ns > 2 * DS_NSEC_PER_SEC)) {
+		send_keepalive(a, p, dst, local, now);
+		out_flush(a);
+	}
 	len = ds_pair_seal(p->pair, m->send.wire_type, m->run_id, m->send.body, m->send.body_len,
 			   pkt, sizeof(pkt));
 	if (len < 0)
@@ -1606,5 +1620,6 @@ int ds_agent_write_status(struct ds_agent *a)
 	}
 	ret = ds_state_write_atomic(a->cfg.state_dir, "status", buf, len, 0640);
 	free(buf);
+	a->status_ns = ds_clock_ns();
 	return ret;
 }
