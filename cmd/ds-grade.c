@@ -25,6 +25,7 @@
 #include "csv.h"
 #include "grade.h"
 #include "gradehist.h"
+#include "gradetrack.h"
 #include "msg.h"
 #include "num.h"
 #include "procmap.h"
@@ -48,31 +49,6 @@ struct opts {
 	struct ds_grade_config cfg;
 };
 
-/* One session as ds-grade keeps it between sweeps. */
-struct sess {
-	struct ds_tcp_session k;
-	pid_t pid; /* owner, when have_proc */
-	char comm[DS_PROC_COMM_LEN];
-	const char *exe; /* interned: many sessions, few programs */
-	bool have_proc;
-	int64_t first_seen_ns; /* realtime */
-	int64_t last_seen_ns;
-	int64_t last_sample_ns;
-	unsigned missing; /* sweeps it was absent from */
-	bool used;
-};
-
-/*
- * Sessions keyed by socket cookie: a dense array (so ten thousand sessions cost ten
- * thousand records, not a sparse table of them) and an open-addressing index into it.
- */
-struct table {
-	struct sess *v;
-	size_t n, cap;
-	uint32_t *idx; /* index + 1; 0 = empty */
-	size_t nidx;   /* power of two, >= 2 * n */
-};
-
 static volatile sig_atomic_t stop_requested;
 
 static void on_signal(int sig)
@@ -81,96 +57,30 @@ static void on_signal(int sig)
 	stop_requested = 1;
 }
 
-/* ---- the session table ---- */
+/* ---- the session tracker ---- */
 
-static size_t cookie_hash(uint64_t c, size_t mask)
+static struct ds_gradesess *track_find(struct ds_gradetrack *t, uint64_t cookie, bool insert)
 {
-	c ^= c >> 33;
-	c *= 0xff51afd7ed558ccdULL;
-	c ^= c >> 33;
-	return (size_t)c & mask;
-}
+	struct ds_gradesess *s = ds_gradetrack_find(t, cookie, insert);
 
-static size_t idx_slot(const struct table *t, uint64_t cookie)
-{
-	size_t mask = t->nidx - 1, i;
-
-	for (i = cookie_hash(cookie, mask); t->idx[i]; i = (i + 1) & mask)
-		if (t->v[t->idx[i] - 1].k.cookie == cookie)
-			break;
-	return i;
-}
-
-static void table_reindex(struct table *t, size_t nidx)
-{
-	size_t j;
-
-	free(t->idx);
-	t->idx = calloc(nidx, sizeof(*t->idx));
-	if (!t->idx)
+	if (!s && insert)
 		ds_errx(DS_EXIT_FAILURE, "out of memory");
-	t->nidx = nidx;
-	for (j = 0; j < t->n; j++)
-		t->idx[idx_slot(t, t->v[j].k.cookie)] = (uint32_t)(j + 1);
+	return s;
 }
 
-static struct sess *table_find(struct table *t, uint64_t cookie, bool insert)
+static size_t track_n(struct ds_gradetrack *t)
 {
-	size_t i;
+	size_t n;
 
-	if (insert && t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 256;
-		struct sess *v = realloc(t->v, cap * sizeof(*v));
-
-		if (!v)
-			ds_errx(DS_EXIT_FAILURE, "out of memory");
-		t->v = v;
-		t->cap = cap;
-	}
-	if (insert && (t->n + 1) * 2 > t->nidx)
-		table_reindex(t, t->nidx ? t->nidx * 2 : 512);
-	if (!t->nidx)
-		return NULL;
-	i = idx_slot(t, cookie);
-	if (t->idx[i])
-		return &t->v[t->idx[i] - 1];
-	if (!insert)
-		return NULL;
-	memset(&t->v[t->n], 0, sizeof(t->v[t->n]));
-	t->v[t->n].used = true;
-	t->v[t->n].k.cookie = cookie;
-	t->idx[i] = (uint32_t)++t->n;
-	return &t->v[t->n - 1];
+	ds_gradetrack_all(t, &n);
+	return n;
 }
 
-/* Remove s; the last session moves into its place (loops over v go i-- after this). */
-static void table_remove(struct table *t, struct sess *s)
+static struct ds_gradesess *track_at(struct ds_gradetrack *t, size_t i)
 {
-	size_t mask = t->nidx - 1, pos = (size_t)(s - t->v), i, j;
+	size_t n;
 
-	i = idx_slot(t, s->k.cookie);
-	t->idx[i] = 0;
-	/* Backward-shift deletion keeps probe chains intact without tombstones. */
-	for (j = (i + 1) & mask; t->idx[j]; j = (j + 1) & mask) {
-		size_t home = cookie_hash(t->v[t->idx[j] - 1].k.cookie, mask);
-
-		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
-			t->idx[i] = t->idx[j];
-			t->idx[j] = 0;
-			i = j;
-		}
-	}
-	if (pos != t->n - 1) {
-		t->v[pos] = t->v[t->n - 1];
-		t->idx[idx_slot(t, t->v[pos].k.cookie)] = (uint32_t)(pos + 1);
-	}
-	t->n--;
-}
-
-static void table_free(struct table *t)
-{
-	free(t->v);
-	free(t->idx);
+	return &ds_gradetrack_all(t, &n)[i];
 }
 
 /* ---- reading the kernel ---- */
@@ -218,33 +128,9 @@ static void do_sweep(struct ds_sockdiag *d, int family, struct sweep *sw)
 	}
 }
 
-/*
- * The kernel's own evidence of a session's age: it has been busy sending for busy_time, and
- * the last_* stamps all start at the handshake, so the session is at least as old as the
- * oldest of them.
- */
-static double kernel_age_floor_s(const struct ds_tcp_session *s)
+static double sess_age_s(const struct ds_gradesess *s, int64_t now_ns)
 {
-	double f = (double)s->busy_time_us / 1e6;
-	uint32_t last = s->last_data_sent_ms;
-
-	if (s->state == TCP_SYN_SENT || s->state == TCP_SYN_RECV || !s->has_info)
-		return 0;
-	if (s->last_data_recv_ms > last)
-		last = s->last_data_recv_ms;
-	if (s->last_ack_recv_ms > last)
-		last = s->last_ack_recv_ms;
-	if ((double)last / 1e3 > f)
-		f = (double)last / 1e3;
-	return f;
-}
-
-static double sess_age_s(const struct sess *s, int64_t now_ns)
-{
-	double seen = (double)(now_ns - s->first_seen_ns) / 1e9;
-	double floor_s = kernel_age_floor_s(&s->k);
-
-	return seen > floor_s ? seen : floor_s;
+	return ds_gradetrack_age_s(s, now_ns);
 }
 
 static double sess_rtt_ms(const struct ds_tcp_session *k)
@@ -257,13 +143,14 @@ static double sess_retrans_pct(const struct ds_tcp_session *k)
 	return k->has_info ? ds_grade_retrans_pct(k->total_retrans, k->segs_out) : NAN;
 }
 
-static enum ds_grade_skip sess_skip(const struct opts *o, const struct sess *s, int64_t now_ns)
+static enum ds_grade_skip sess_skip(const struct opts *o, const struct ds_gradesess *s,
+				    int64_t now_ns)
 {
 	return ds_grade_eligible(&o->cfg, &s->k.local, &s->k.remote, sess_age_s(s, now_ns),
 				 s->k.has_info);
 }
 
-static enum ds_grade sess_grade(const struct opts *o, const struct sess *s, int64_t now_ns)
+static enum ds_grade sess_grade(const struct opts *o, const struct ds_gradesess *s, int64_t now_ns)
 {
 	if (sess_skip(o, s, now_ns) != DS_GRADE_GRADED)
 		return DS_GRADE_NONE;
@@ -298,7 +185,7 @@ static const char *intern(const char *s)
 	return last = strs[n++];
 }
 
-static bool owner_from_cache(struct ds_procmap *pm, struct sess *s)
+static bool owner_from_cache(struct ds_procmap *pm, struct ds_gradesess *s)
 {
 	struct ds_procinfo pi;
 
@@ -312,7 +199,7 @@ static bool owner_from_cache(struct ds_procmap *pm, struct sess *s)
 }
 
 /* Fill in owners for the sessions that need one (cached; one /proc walk for the misses). */
-static void attribute(struct ds_procmap *pm, struct sess **v, size_t n)
+static void attribute(struct ds_procmap *pm, struct ds_gradesess **v, size_t n)
 {
 	uint32_t *want = malloc((n ? n : 1) * sizeof(*want));
 	size_t i, nwant = 0;
@@ -339,7 +226,7 @@ static void attribute(struct ds_procmap *pm, struct sess **v, size_t n)
 
 /* ---- output helpers ---- */
 
-static const char *app_name(const struct sess *s)
+static const char *app_name(const struct ds_gradesess *s)
 {
 	return s->have_proc && s->comm[0] ? s->comm : "";
 }
@@ -372,7 +259,7 @@ static const char *state_name(uint8_t st)
 	return st < sizeof(names) / sizeof(names[0]) ? names[st] : "";
 }
 
-static void session_csv(FILE *f, const char *ts, const struct opts *o, const struct sess *s,
+static void session_csv(FILE *f, const char *ts, const struct opts *o, const struct ds_gradesess *s,
 			int64_t now_ns)
 {
 	char buf[ROW_MAX], la[DS_ADDR_STRLEN], ra[DS_ADDR_STRLEN];
@@ -414,7 +301,8 @@ static void session_csv(FILE *f, const char *ts, const struct opts *o, const str
 	out_csv(f, &r);
 }
 
-static void session_line(FILE *f, const struct opts *o, const struct sess *s, int64_t now_ns)
+static void session_line(FILE *f, const struct opts *o, const struct ds_gradesess *s,
+			 int64_t now_ns)
 {
 	char ra[DS_ADDR_STRLEN], who[96];
 	enum ds_grade_skip skip = sess_skip(o, s, now_ns);
@@ -436,7 +324,8 @@ static void session_line(FILE *f, const struct opts *o, const struct sess *s, in
 static const char HISTORY_COLUMNS[] = DS_GRADEHIST_COLUMNS;
 
 static void history_rec(struct ds_csv_rec *r, char *buf, size_t cap, const struct opts *o,
-			const struct sess *s, const char *event, int64_t ts_ns, double age_s)
+			const struct ds_gradesess *s, const char *event, int64_t ts_ns,
+			double age_s)
 {
 	struct ds_gradehist_row row;
 
@@ -511,7 +400,7 @@ static void appender_end(struct appender *a)
 		fflush(a->out);
 }
 
-static void emit_history(struct appender *a, const struct opts *o, const struct sess *s,
+static void emit_history(struct appender *a, const struct opts *o, const struct ds_gradesess *s,
 			 const char *event, int64_t ts_ns, double age_s)
 {
 	char buf[ROW_MAX];
@@ -1041,8 +930,8 @@ static void view_fleet(const struct opts *o, char **files, int nfiles, const cha
 
 static int state_entry(const struct ds_gradestate *e, void *arg)
 {
-	struct table *t = arg;
-	struct sess *s = table_find(t, e->cookie, true);
+	struct ds_gradetrack *t = arg;
+	struct ds_gradesess *s = track_find(t, e->cookie, true);
 
 	s->k.local = e->local;
 	s->k.remote = e->remote;
@@ -1064,7 +953,7 @@ static int state_entry(const struct ds_gradestate *e, void *arg)
 	return 0;
 }
 
-static void state_load(const char *path, struct table *t)
+static void state_load(const char *path, struct ds_gradetrack *t)
 {
 	int r = ds_gradestate_load(path, state_entry, t);
 
@@ -1073,7 +962,7 @@ static void state_load(const char *path, struct table *t)
 }
 
 /* Replace the state file atomically: write a temporary file beside it, then rename. */
-static void state_save(const char *path, struct table *t)
+static void state_save(const char *path, struct ds_gradetrack *t)
 {
 	struct ds_gradestate_writer *w;
 	struct ds_gradestate e;
@@ -1082,8 +971,8 @@ static void state_save(const char *path, struct table *t)
 
 	if (r < 0)
 		ds_errc(DS_EXIT_FAILURE, r, "%s", path);
-	for (i = 0; i < t->n && r == 0; i++) {
-		const struct sess *s = &t->v[i];
+	for (i = 0; i < track_n(t) && r == 0; i++) {
+		const struct ds_gradesess *s = track_at(t, i);
 
 		memset(&e, 0, sizeof(e));
 		e.cookie = s->k.cookie;
@@ -1116,53 +1005,29 @@ static void state_save(const char *path, struct table *t)
 struct live {
 	struct ds_sockdiag *diag;
 	struct ds_procmap *procs;
-	struct table table;
+	struct ds_gradetrack *track;
 	struct sweep sweep;
 	unsigned gen;
 };
 
-/* Merge a sweep into the table: new sessions get first_seen = now; counters refreshed. */
 static void merge_sweep(struct live *L, int64_t now_ns)
 {
-	size_t i;
-
-	for (i = 0; i < L->table.n; i++)
-		if (L->table.v[i].used)
-			L->table.v[i].missing++;
-	for (i = 0; i < L->sweep.n; i++) {
-		struct sess *s = table_find(&L->table, L->sweep.v[i].cookie, true);
-
-		if (!s->first_seen_ns)
-			s->first_seen_ns = now_ns;
-		/* An orphaned socket (closed by its program, still finishing) has inode 0:
-		 * keep the owner it had; a different inode would be a different owner. */
-		if (L->sweep.v[i].inode && s->k.inode != L->sweep.v[i].inode)
-			s->have_proc = false;
-		if (!L->sweep.v[i].inode && s->k.inode) {
-			uint32_t keep = s->k.inode;
-
-			s->k = L->sweep.v[i];
-			s->k.inode = keep;
-		} else {
-			s->k = L->sweep.v[i];
-		}
-		s->last_seen_ns = now_ns;
-		s->missing = 0;
-	}
+	if (ds_gradetrack_merge(L->track, L->sweep.v, L->sweep.n, now_ns) < 0)
+		ds_errx(DS_EXIT_FAILURE, "out of memory");
 }
 
 static void attribute_table(struct live *L, bool only_graded, const struct opts *o, int64_t now_ns)
 {
-	struct sess **v = malloc((L->table.n ? L->table.n : 1) * sizeof(*v));
-	uint32_t *live = malloc((L->table.n ? L->table.n : 1) * sizeof(*live));
+	struct ds_gradesess **v = malloc((track_n(L->track) ? track_n(L->track) : 1) * sizeof(*v));
+	uint32_t *live = malloc((track_n(L->track) ? track_n(L->track) : 1) * sizeof(*live));
 	size_t i, n = 0;
 
 	if (!v || !live)
 		ds_errx(DS_EXIT_FAILURE, "out of memory");
-	for (i = 0; i < L->table.n; i++) {
-		struct sess *s = &L->table.v[i];
+	for (i = 0; i < track_n(L->track); i++) {
+		struct ds_gradesess *s = track_at(L->track, i);
 
-		if (!s->used || s->missing)
+		if (s->missing)
 			continue;
 		live[n] = s->k.inode;
 		if (only_graded && sess_skip(o, s, now_ns) != DS_GRADE_GRADED)
@@ -1184,19 +1049,22 @@ static void live_open(struct live *L)
 	r = ds_procmap_new("/proc", &L->procs);
 	if (r < 0)
 		ds_errc(DS_EXIT_FAILURE, r, "procmap");
+	if (ds_gradetrack_new(&L->track) < 0)
+		ds_errx(DS_EXIT_FAILURE, "out of memory");
 }
 
 static void live_close(struct live *L)
 {
 	ds_sockdiag_free(L->diag);
 	ds_procmap_free(L->procs);
-	table_free(&L->table);
+	ds_gradetrack_free(L->track);
 	free(L->sweep.v);
 }
 
 static int cmp_sess_ptr(const void *a, const void *b)
 {
-	const struct sess *x = *(struct sess *const *)a, *y = *(struct sess *const *)b;
+	const struct ds_gradesess *x = *(struct ds_gradesess *const *)a,
+				  *y = *(struct ds_gradesess *const *)b;
 	int c = strcmp(app_name(x), app_name(y));
 
 	if (c)
@@ -1214,11 +1082,10 @@ static void live_snapshot(struct live *L, const struct opts *o, int64_t *now_out
 	do_sweep(L->diag, o->family, &L->sweep);
 	merge_sweep(L, t0);
 	if (!o->snapshot) {
-		for (i = 0; i < L->table.n && !again; i++) {
-			const struct sess *s = &L->table.v[i];
+		for (i = 0; i < track_n(L->track) && !again; i++) {
+			const struct ds_gradesess *s = track_at(L->track, i);
 
-			if (s->used && s->k.has_info &&
-			    sess_skip(o, s, t0) == DS_GRADE_SKIP_YOUNG &&
+			if (s->k.has_info && sess_skip(o, s, t0) == DS_GRADE_SKIP_YOUNG &&
 			    s->k.state != TCP_SYN_SENT && s->k.state != TCP_SYN_RECV)
 				again = true;
 		}
@@ -1228,9 +1095,9 @@ static void live_snapshot(struct live *L, const struct opts *o, int64_t *now_out
 		now = t0 + (ds_clock_ns() - m0);
 		do_sweep(L->diag, o->family, &L->sweep);
 		merge_sweep(L, now);
-		for (i = 0; i < L->table.n; i++) /* closed meanwhile: not ours to show */
-			if (L->table.v[i].used && L->table.v[i].missing) {
-				table_remove(&L->table, &L->table.v[i]);
+		for (i = 0; i < track_n(L->track); i++) /* closed meanwhile: not ours to show */
+			if (track_at(L->track, i)->missing) {
+				ds_gradetrack_remove(L->track, track_at(L->track, i));
 				i--;
 			}
 	} else {
@@ -1239,24 +1106,24 @@ static void live_snapshot(struct live *L, const struct opts *o, int64_t *now_out
 	*now_out = now;
 }
 
-static struct sess **live_list(struct live *L, size_t *n)
+static struct ds_gradesess **live_list(struct live *L, size_t *n)
 {
-	struct sess **v = malloc((L->table.n ? L->table.n : 1) * sizeof(*v));
+	struct ds_gradesess **v = malloc((track_n(L->track) ? track_n(L->track) : 1) * sizeof(*v));
 	size_t i;
 
 	if (!v)
 		ds_errx(DS_EXIT_FAILURE, "out of memory");
 	*n = 0;
-	for (i = 0; i < L->table.n; i++)
-		if (L->table.v[i].used && !L->table.v[i].missing)
-			v[(*n)++] = &L->table.v[i];
+	for (i = 0; i < track_n(L->track); i++)
+		if (!track_at(L->track, i)->missing)
+			v[(*n)++] = track_at(L->track, i);
 	return v;
 }
 
 static void run_sessions_once(const struct opts *o)
 {
 	struct live L = {0};
-	struct sess **v;
+	struct ds_gradesess **v;
 	size_t n, i;
 	int64_t now;
 	char ts[DS_ISO8601_LEN];
@@ -1284,7 +1151,7 @@ static void run_sessions_once(const struct opts *o)
 /* Graded items from the live sessions (for --apps and --device). */
 static struct item *live_items(const struct opts *o, size_t *n, struct live *L, int64_t *now)
 {
-	struct sess **v;
+	struct ds_gradesess **v;
 	struct item *items;
 	size_t i, m;
 
@@ -1362,36 +1229,36 @@ static void run_cron(const struct opts *o)
 		 (int)sizeof(state_path))
 		ds_errx(DS_EXIT_FAILURE, "%s: path too long", o->history);
 	live_open(&L);
-	state_load(state_path, &L.table);
+	state_load(state_path, L.track);
 	now = ds_clock_realtime_ns();
 	do_sweep(L.diag, o->family, &L.sweep);
 	merge_sweep(&L, now);
 	attribute_table(&L, false, o, now);
 	appender_begin(&a, o);
-	for (i = 0; i < L.table.n; i++) {
-		struct sess *s = &L.table.v[i];
+	for (i = 0; i < track_n(L.track); i++) {
+		struct ds_gradesess *s = track_at(L.track, i);
 
-		if (!s->used || !s->missing)
+		if (!s->missing)
 			continue;
 		/* Gone since the last run: its counters as that run saw them. */
 		emit_history(&a, o, s, "gone", s->last_seen_ns,
 			     (double)(s->last_seen_ns - s->first_seen_ns) / 1e9);
 		finished++;
-		table_remove(&L.table, s);
+		ds_gradetrack_remove(L.track, s);
 		i--;
 	}
 	appender_end(&a);
-	for (i = 0; i < L.table.n; i++) { /* loopback is never graded: not worth keeping */
-		struct sess *s = &L.table.v[i];
+	for (i = 0; i < track_n(L.track); i++) { /* loopback is never graded: not worth keeping */
+		struct ds_gradesess *s = track_at(L.track, i);
 
-		if (s->used &&
-		    (ds_addr_is_loopback(&s->k.local) || ds_addr_is_loopback(&s->k.remote))) {
-			table_remove(&L.table, s);
+		if ((ds_addr_is_loopback(&s->k.local) || ds_addr_is_loopback(&s->k.remote))) {
+			ds_gradetrack_remove(L.track, s);
 			i--;
 		}
 	}
-	state_save(state_path, &L.table);
-	ds_verbose("%zu sessions finished since the previous run, %zu open", finished, L.table.n);
+	state_save(state_path, L.track);
+	ds_verbose("%zu sessions finished since the previous run, %zu open", finished,
+		   track_n(L.track));
 	live_close(&L);
 }
 
@@ -1406,9 +1273,9 @@ struct destroy_ctx {
 static int on_destroy(const struct ds_tcp_session *k, void *arg)
 {
 	struct destroy_ctx *c = arg;
-	struct sess *s = table_find(&c->L->table, k->cookie, false);
+	struct ds_gradesess *s = track_find(c->L->track, k->cookie, false);
 	int64_t now = ds_clock_realtime_ns();
-	struct sess tmp;
+	struct ds_gradesess tmp;
 
 	if (k->state == TCP_LISTEN)
 		return 0;
@@ -1422,7 +1289,7 @@ static int on_destroy(const struct ds_tcp_session *k, void *arg)
 			s->k = *k;
 		s->k.inode = 0;
 		emit_history(c->a, c->o, s, "closed", now, sess_age_s(s, now));
-		table_remove(&c->L->table, s);
+		ds_gradetrack_remove(c->L->track, s);
 	} else {
 		/* Opened and closed between two sweeps: the owner is unknown, the age is
 		 * what the kernel's counters prove. */
@@ -1472,17 +1339,15 @@ static void run_watch(const struct opts *o)
 		appender_begin(&a, o);
 		if (dfd >= 0) /* a close right before the sweep: its notification may be queued */
 			ds_sockdiag_destroy_read(L.diag, on_destroy, &dc, &lost);
-		for (i = 0; i < L.table.n; i++) {
-			struct sess *s = &L.table.v[i];
+		for (i = 0; i < track_n(L.track); i++) {
+			struct ds_gradesess *s = track_at(L.track, i);
 
-			if (!s->used)
-				continue;
 			/* Without destroy notifications (or when one was lost), a session that
 			 * vanished is reported with its last counters one sweep later. */
 			if (s->missing >= (dfd >= 0 ? 2u : 1u)) {
 				emit_history(&a, o, s, "gone", s->last_seen_ns,
 					     (double)(s->last_seen_ns - s->first_seen_ns) / 1e9);
-				table_remove(&L.table, s);
+				ds_gradetrack_remove(L.track, s);
 				i--;
 				continue;
 			}
