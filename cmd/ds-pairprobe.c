@@ -206,9 +206,9 @@ static void parse_args(int argc, char **argv, struct config *c)
 				       DS_PROBE_MAX_COUNT);
 	}
 	if (c->probe.pair_size_small > c->probe.pair_size || c->pair_size_set)
-		c->probe.pair_size_small = (uint16_t)(c->probe.pair_size * 2 / 3 >=
+		c->probe.pair_size_small = (uint16_t)(c->probe.pair_size / 2 >=
 							      DS_WIRE_OVERHEAD + DS_WIRE_ECHO_LEN
-						      ? c->probe.pair_size * 2 / 3
+						      ? c->probe.pair_size / 2
 						      : c->probe.pair_size);
 }
 
@@ -451,7 +451,7 @@ int main(int argc, char **argv)
 	if (!c.pair_size_set && ds_addr_family(&info.peer_info.path) == AF_INET6) {
 		/* 1500-byte MTU: 1452 bytes of UDP payload over IPv6. */
 		c.probe.pair_size = 1452;
-		c.probe.pair_size_small = 1452 * 2 / 3;
+		c.probe.pair_size_small = 1452 / 2;
 	}
 	c.probe.ip_overhead = ds_addr_family(&info.peer_info.path) == AF_INET6 ? 48 : 28;
 	if (c.probe.size > c.probe.pair_size && ds_addr_family(&info.peer_info.path) == AF_INET6)

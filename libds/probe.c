@@ -16,7 +16,7 @@
 #include "ctl.h"
 #include "peers.h"
 
-enum kind { K_ECHO, K_FWD_PAIR, K_FWD_TRAIN, K_CLOSE };
+enum kind { K_ECHO, K_FWD_PAIR, K_WARM, K_FWD_TRAIN, K_CLOSE };
 enum rstate { R_PLANNED, R_SENT, R_ANSWERED, R_LATE };
 
 /* One echo request of the run (echoes, forward pairs and train, closers), in send order. */
@@ -27,6 +27,7 @@ struct req {
 	int64_t peer_rx_ns, peer_tx_ns;
 	uint32_t rx_count;
 	uint32_t arrival;    /* order of arrival of the replies, from 1 */
+	uint32_t order;      /* order of sending, from 1 */
 	uint16_t len, reply_len, got_len;
 	uint8_t kind, state;
 	bool kernel_tx;
@@ -42,7 +43,7 @@ struct rdata {
 struct ds_probe {
 	struct ds_probe_opts o;
 	struct req *req;
-	size_t nreq, i_pair, i_train, i_close; /* first index of each part */
+	size_t nreq, i_pair, i_warm, i_train, i_close; /* first index of each part */
 	struct rdata *rpair;  /* pairs x 2 */
 	struct rdata *rtrain; /* train */
 	bool rpair_req[DS_PROBE_MAX_PAIRS], rtrain_req;
@@ -62,7 +63,7 @@ void ds_probe_opts_default(struct ds_probe_opts *o)
 	o->size = DS_WIRE_OVERHEAD + DS_WIRE_ECHO_LEN;
 	o->pairs = 5;
 	o->pair_size = DS_WIRE_MAX_PACKET;
-	o->pair_size_small = DS_WIRE_MAX_PACKET * 2 / 3;
+	o->pair_size_small = DS_WIRE_MAX_PACKET / 2;
 	o->pair_gap_ns = 20 * DS_NSEC_PER_MSEC;
 	o->train = 0;
 	o->wait_ns = DS_NSEC_PER_SEC;
@@ -88,7 +89,8 @@ int ds_probe_new(const struct ds_probe_opts *o, struct ds_probe **out)
 		return -ENOMEM;
 	p->o = *o;
 	p->i_pair = o->count;
-	p->i_train = p->i_pair + 2 * (size_t)o->pairs;
+	p->i_warm = p->i_pair + 2 * (size_t)o->pairs;
+	p->i_train = p->i_warm + 2 * (size_t)o->pairs;
 	p->i_close = p->i_train + o->train;
 	p->nreq = p->i_close + DS_PROBE_MAX_CLOSERS;
 	p->req = calloc(p->nreq, sizeof(*p->req));
@@ -105,10 +107,13 @@ int ds_probe_new(const struct ds_probe_opts *o, struct ds_probe **out)
 			r->kind = K_ECHO;
 			r->len = o->size;
 			r->reply_len = o->size;
-		} else if (i < p->i_train) {
+		} else if (i < p->i_warm) {
 			r->kind = K_FWD_PAIR;
 			r->len = ((i - p->i_pair) / 2) % 2 ? o->pair_size_small : o->pair_size;
 			r->reply_len = (uint16_t)echo_min;
+		} else if (i < p->i_train) {
+			r->kind = K_WARM;
+			r->len = r->reply_len = (uint16_t)echo_min;
 		} else if (i < p->i_close) {
 			r->kind = K_FWD_TRAIN;
 			r->len = o->pair_size;
@@ -144,6 +149,8 @@ static ssize_t req_index(const struct ds_probe *p, uint32_t seq)
 		return (ssize_t)(seq - DS_PROBE_SEQ_ECHO);
 	if (seq >= DS_PROBE_SEQ_FWD_PAIR && seq < DS_PROBE_SEQ_FWD_PAIR + 2 * p->o.pairs)
 		return (ssize_t)(p->i_pair + (seq - DS_PROBE_SEQ_FWD_PAIR));
+	if (seq >= DS_PROBE_SEQ_WARM && seq < DS_PROBE_SEQ_WARM + 2 * p->o.pairs)
+		return (ssize_t)(p->i_warm + (seq - DS_PROBE_SEQ_WARM));
 	if (seq >= DS_PROBE_SEQ_FWD_TRAIN && seq < DS_PROBE_SEQ_FWD_TRAIN + p->o.train)
 		return (ssize_t)(p->i_train + (seq - DS_PROBE_SEQ_FWD_TRAIN));
 	if (seq >= DS_PROBE_SEQ_CLOSE && seq < DS_PROBE_SEQ_CLOSE + DS_PROBE_MAX_CLOSERS)
@@ -237,7 +244,7 @@ int ds_probe_sent(struct ds_probe *p, uint32_t seq, uint64_t body_tx_ns, int64_t
 	p->req[i].body_tx_ns = body_tx_ns;
 	p->req[i].tx_ns = tx_ns;
 	p->req[i].len = (uint16_t)pkt_len;
-	p->nsent++;
+	p->req[i].order = ++p->nsent;
 	return 0;
 }
 
@@ -390,19 +397,36 @@ static int64_t rtt_ns(const struct req *r)
 	return (r->rx_ns - r->tx_ns) - (r->peer_tx_ns - r->peer_rx_ns);
 }
 
+/* The requests sent, in the order they were sent. */
+static size_t *send_order(const struct ds_probe *p, size_t *n)
+{
+	size_t *v = calloc(p->nsent + 1, sizeof(*v));
+
+	*n = 0;
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < p->nreq; i++)
+		if (p->req[i].state != R_PLANNED && p->req[i].order >= 1 &&
+		    p->req[i].order <= p->nsent)
+			v[p->req[i].order - 1] = i + 1;
+	for (size_t k = 0; k < p->nsent; k++)
+		if (v[k])
+			v[(*n)++] = v[k] - 1;
+	return v;
+}
+
 /* Loss per direction from rx_count (see probe.h), over every echo request sent. */
-static void loss(const struct ds_probe *p, struct ds_probe_result *res)
+static void loss(const struct ds_probe *p, const size_t *ord, size_t nord,
+		 struct ds_probe_result *res)
 {
 	uint32_t considered = 0, fwd_lost = 0, ok = 0, pending = 0, last_rx = 0;
 	double reply_unanswered = 0;
 	uint32_t n_unanswered = 0;
 	bool any = false;
 
-	for (size_t i = 0; i < p->nreq; i++) {
-		const struct req *r = &p->req[i];
+	for (size_t k = 0; k < nord; k++) {
+		const struct req *r = &p->req[ord[k]];
 
-		if (r->state == R_PLANNED)
-			continue;
 		if (!has_count(r)) {
 			pending++;
 			reply_unanswered += r->reply_len;
@@ -449,12 +473,13 @@ static void loss(const struct ds_probe *p, struct ds_probe_result *res)
 
 /* RFC 4737 style: a packet is reordered when one sent after it arrived before it. Forward:
  * the responder's rx_count; reverse: our arrival order. */
-static void reordering(const struct ds_probe *p, struct ds_probe_result *res)
+static void reordering(const struct ds_probe *p, const size_t *ord, size_t nord,
+		       struct ds_probe_result *res)
 {
 	uint32_t min_count = UINT32_MAX, min_arr = UINT32_MAX;
 
-	for (size_t i = p->nreq; i-- > 0;) {
-		const struct req *r = &p->req[i];
+	for (size_t k = nord; k-- > 0;) {
+		const struct req *r = &p->req[ord[k]];
 
 		if (!has_count(r))
 			continue;
@@ -669,7 +694,7 @@ int ds_probe_result(const struct ds_probe *p, struct ds_probe_result *res)
 	uint32_t size1[DS_PROBE_MAX_PAIRS];
 	int64_t rx[DS_PROBE_MAX_TRAIN];
 	uint32_t bits[DS_PROBE_MAX_TRAIN];
-	size_t n;
+	size_t n, nord, *ord;
 	int err;
 
 	memset(res, 0, sizeof(*res));
@@ -683,8 +708,12 @@ int ds_probe_result(const struct ds_probe *p, struct ds_probe_result *res)
 	err = delays(p, res);
 	if (err)
 		return err;
-	loss(p, res);
-	reordering(p, res);
+	ord = send_order(p, &nord);
+	if (!ord)
+		return -ENOMEM;
+	loss(p, ord, nord, res);
+	reordering(p, ord, nord, res);
+	free(ord);
 	res->duplicates = p->duplicates;
 	res->late = p->late;
 	res->bad = p->bad;
@@ -768,7 +797,7 @@ int ds_probe_result(const struct ds_probe *p, struct ds_probe_result *res)
 
 static const char *kind_name(uint8_t k)
 {
-	static const char *const names[] = { "echo", "fwd-pair", "fwd-train", "close" };
+	static const char *const names[] = { "echo", "fwd-pair", "warm", "fwd-train", "close" };
 
 	return names[k];
 }
@@ -801,7 +830,8 @@ int ds_probe_raw_row(const struct ds_probe *p, size_t index, struct ds_probe_raw
 			continue;
 		row->kind = kind_name(r->kind);
 		row->seq = (uint32_t)(i < p->i_pair	  ? DS_PROBE_SEQ_ECHO + i
-				      : i < p->i_train ? DS_PROBE_SEQ_FWD_PAIR + (i - p->i_pair)
+				      : i < p->i_warm  ? DS_PROBE_SEQ_FWD_PAIR + (i - p->i_pair)
+				      : i < p->i_train ? DS_PROBE_SEQ_WARM + (i - p->i_warm)
 				      : i < p->i_close ? DS_PROBE_SEQ_FWD_TRAIN + (i - p->i_train)
 						       : DS_PROBE_SEQ_CLOSE + (i - p->i_close));
 		row->size = r->len;
@@ -1242,7 +1272,9 @@ int ds_probe_run(struct ds_probe *p, struct ds_ctl_client *c, uint32_t run_id,
 	}
 	/* Forward pairs: both packets in the agent's socket buffer before it reads the first. */
 	for (uint32_t k = 0; k < o->pairs; k++) {
-		err = send_echo(d, DS_PROBE_SEQ_FWD_PAIR + 2 * k);
+		err = send_echo(d, DS_PROBE_SEQ_WARM + 2 * k);
+		if (!err)
+			err = send_echo(d, DS_PROBE_SEQ_FWD_PAIR + 2 * k);
 		if (!err)
 			err = send_echo(d, DS_PROBE_SEQ_FWD_PAIR + 2 * k + 1);
 		if (!err)
@@ -1253,7 +1285,9 @@ int ds_probe_run(struct ds_probe *p, struct ds_ctl_client *c, uint32_t run_id,
 			goto out;
 	}
 	for (uint32_t k = 0; k < o->pairs; k++) {
-		err = send_pair_request(d, DS_PROBE_SEQ_REV_PAIR + k);
+		err = send_echo(d, DS_PROBE_SEQ_WARM + 2 * k + 1);
+		if (!err)
+			err = send_pair_request(d, DS_PROBE_SEQ_REV_PAIR + k);
 		if (!err)
 			err = flush(d);
 		if (!err)

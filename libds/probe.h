@@ -10,6 +10,8 @@
  *   fwd pairs   two echo requests back to back (large, small reply): the responder's
  *               kernel receive stamps give the dispersion of this side's pairs
  *   rev pairs   packet-pair requests: the peer sends pairs, our kernel stamps them
+ *   warm-ups    a small echo right before each pair, in the same batch, so that neither
+ *               packet of the pair takes the kernel's cold path after an idle spell
  *   trains      optional: a back-to-back train each way after the pairs, so that a token
  *               bucket that lets pairs through at line rate shows its sustained rate
  *   closers     small echo requests until one is answered: its rx_count says how many
@@ -36,6 +38,7 @@ struct ds_ctl_client;
 /* Sequence number spaces of one run (echo requests and pair requests share the u32). */
 #define DS_PROBE_SEQ_ECHO      0x00000001u /* 1..count */
 #define DS_PROBE_SEQ_FWD_PAIR  0x40000000u /* + 2 * pair + member */
+#define DS_PROBE_SEQ_WARM      0x48000000u /* + 2 * pair (+ 1 before a reverse pair) */
 #define DS_PROBE_SEQ_FWD_TRAIN 0x50000000u /* + index */
 #define DS_PROBE_SEQ_CLOSE     0x60000000u /* + index */
 #define DS_PROBE_SEQ_REV_PAIR  0x70000000u /* pair request + pair */
@@ -51,7 +54,7 @@ struct ds_probe_opts {
 	int64_t interval_ns;     /* between echoes */
 	uint16_t size;           /* echo request (and reply) packet length, UDP payload */
 	uint32_t pairs;          /* per direction, 0..DS_PROBE_MAX_PAIRS */
-	uint16_t pair_size;      /* large pair packets; small ones are about two thirds */
+	uint16_t pair_size;      /* large pair packets; small ones are half as large */
 	uint16_t pair_size_small;
 	int64_t pair_gap_ns;     /* between two pairs */
 	uint32_t train;          /* packets per direction in the shaper train, 0 = none */
