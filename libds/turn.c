@@ -18,11 +18,11 @@
 
 #include "clock.h"
 
-#define MAX_TXN      (2 + 2 * DS_TURN_MAX_PEERS)
-#define MAX_EVENTS   32
-#define RECENT_TIDS  16
-#define RETRY_NS     (5 * DS_NSEC_PER_SEC) /* a timed-out permission/channel tries again */
-#define TRANSPORT_UDP 17                   /* REQUESTED-TRANSPORT protocol (§18.13) */
+#define MAX_TXN       (2 + 2 * DS_TURN_MAX_PEERS)
+#define MAX_EVENTS    32
+#define RECENT_TIDS   16
+#define RETRY_NS      (5 * DS_NSEC_PER_SEC) /* a timed-out permission/channel tries again */
+#define TRANSPORT_UDP 17                    /* REQUESTED-TRANSPORT protocol (§18.13) */
 
 enum txn_kind { TX_ALLOCATE = 1, TX_REFRESH, TX_PERMISSION, TX_CHANNEL };
 
@@ -32,14 +32,14 @@ struct txn {
 	uint8_t tid[DS_STUN_TID_LEN];
 	uint8_t req[DS_TURN_REQ_MAX];
 	size_t req_len;
-	bool due;         /* queued for ds_turn_pull */
-	bool authed;      /* carried USERNAME and MESSAGE-INTEGRITY */
-	unsigned sent;    /* transmissions scheduled so far */
-	int64_t next_ns;  /* next retransmission, or the timeout after the last one */
-	int peer;         /* index into peers for permissions and channels, else -1 */
+	bool due;          /* queued for ds_turn_pull */
+	bool authed;       /* carried USERNAME and MESSAGE-INTEGRITY */
+	unsigned sent;     /* transmissions scheduled so far */
+	int64_t next_ns;   /* next retransmission, or the timeout after the last one */
+	int peer;          /* index into peers for permissions and channels, else -1 */
 	uint32_t lifetime; /* Refresh: LIFETIME asked for (0 = release) */
 	bool has_lifetime;
-	unsigned stale;   /* 438 retries so far */
+	unsigned stale; /* 438 retries so far */
 };
 
 struct peer {
@@ -65,9 +65,9 @@ struct ds_turn {
 	bool have_auth;
 	char realm[DS_STUN_MAX_REALM + 1];
 	char nonce[DS_STUN_MAX_NONCE + 1];
-	uint16_t alg;           /* 0 until the 401 */
-	bool send_algs;         /* the server offered PASSWORD-ALGORITHMS: echo them */
-	uint8_t algs_raw[64];   /* the PASSWORD-ALGORITHMS value as received */
+	uint16_t alg;         /* 0 until the 401 */
+	bool send_algs;       /* the server offered PASSWORD-ALGORITHMS: echo them */
+	uint8_t algs_raw[64]; /* the PASSWORD-ALGORITHMS value as received */
 	size_t algs_len;
 	uint8_t key[DS_STUN_KEY_MAX];
 	size_t keylen;
@@ -168,33 +168,54 @@ int ds_turn_rest_credentials(const char *secret, const char *user, int64_t expir
 const char *ds_turn_error_text(int code)
 {
 	switch (code) {
-	case 300: return "Try Alternate";
-	case 400: return "Bad Request";
-	case 401: return "Unauthenticated";
-	case 403: return "Forbidden";
-	case 420: return "Unknown Attribute";
-	case 437: return "Allocation Mismatch";
-	case 438: return "Stale Nonce";
-	case 440: return "Address Family not Supported";
-	case 441: return "Wrong Credentials";
-	case 442: return "Unsupported Transport Protocol";
-	case 443: return "Peer Address Family Mismatch";
-	case 486: return "Allocation Quota Reached";
-	case 500: return "Server Error";
-	case 508: return "Insufficient Capacity";
-	default: return "";
+	case 300:
+		return "Try Alternate";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthenticated";
+	case 403:
+		return "Forbidden";
+	case 420:
+		return "Unknown Attribute";
+	case 437:
+		return "Allocation Mismatch";
+	case 438:
+		return "Stale Nonce";
+	case 440:
+		return "Address Family not Supported";
+	case 441:
+		return "Wrong Credentials";
+	case 442:
+		return "Unsupported Transport Protocol";
+	case 443:
+		return "Peer Address Family Mismatch";
+	case 486:
+		return "Allocation Quota Reached";
+	case 500:
+		return "Server Error";
+	case 508:
+		return "Insufficient Capacity";
+	default:
+		return "";
 	}
 }
 
 const char *ds_turn_state_name(enum ds_turn_state s)
 {
 	switch (s) {
-	case DS_TURN_IDLE: return "idle";
-	case DS_TURN_ALLOCATING: return "allocating";
-	case DS_TURN_ALLOCATED: return "allocated";
-	case DS_TURN_RELEASING: return "releasing";
-	case DS_TURN_RELEASED: return "released";
-	case DS_TURN_FAILED: return "failed";
+	case DS_TURN_IDLE:
+		return "idle";
+	case DS_TURN_ALLOCATING:
+		return "allocating";
+	case DS_TURN_ALLOCATED:
+		return "allocated";
+	case DS_TURN_RELEASING:
+		return "releasing";
+	case DS_TURN_RELEASED:
+		return "released";
+	case DS_TURN_FAILED:
+		return "failed";
 	}
 	return "?";
 }
@@ -355,7 +376,8 @@ static int build(struct ds_turn *t, struct txn *x)
 	switch (x->kind) {
 	case TX_ALLOCATE:
 		/* §18.13: protocol 17 and three RFFU bytes */
-		ds_stun_enc_u32(&e, DS_STUN_ATTR_REQUESTED_TRANSPORT, (uint32_t)TRANSPORT_UDP << 24);
+		ds_stun_enc_u32(&e, DS_STUN_ATTR_REQUESTED_TRANSPORT,
+				(uint32_t)TRANSPORT_UDP << 24);
 		if (t->cfg.lifetime_s)
 			ds_stun_enc_u32(&e, DS_STUN_ATTR_LIFETIME, t->cfg.lifetime_s);
 		if (t->cfg.family) /* §18.9: 0x01 IPv4, 0x02 IPv6, three RFFU bytes */
@@ -665,8 +687,7 @@ static bool channel_in_use(const struct ds_turn *t, uint16_t ch)
 	return false;
 }
 
-int ds_turn_bind(struct ds_turn *t, const struct ds_addr *peer, int64_t now_ns,
-		 uint16_t *channel)
+int ds_turn_bind(struct ds_turn *t, const struct ds_addr *peer, int64_t now_ns, uint16_t *channel)
 {
 	int i, r = check_family(t, peer);
 	struct peer *p;
@@ -678,8 +699,8 @@ int ds_turn_bind(struct ds_turn *t, const struct ds_addr *peer, int64_t now_ns,
 	if (i < 0) {
 		/* a permission-only entry for the same IP without a channel can take it */
 		i = find_peer(t, peer, false);
-		if (i >= 0 && (t->peers[i].channel || ds_addr_port(&t->peers[i].addr) !=
-							      ds_addr_port(peer)))
+		if (i >= 0 &&
+		    (t->peers[i].channel || ds_addr_port(&t->peers[i].addr) != ds_addr_port(peer)))
 			i = -1;
 	}
 	if (i < 0 && (i = new_peer(t, peer)) < 0)
@@ -692,8 +713,8 @@ int ds_turn_bind(struct ds_turn *t, const struct ds_addr *peer, int64_t now_ns,
 	if (!p->channel) {
 		while (channel_in_use(t, t->next_channel))
 			t->next_channel = t->next_channel == DS_TURN_CHANNEL_MAX
-						  ? DS_TURN_CHANNEL_MIN
-						  : t->next_channel + 1;
+					      ? DS_TURN_CHANNEL_MIN
+					      : t->next_channel + 1;
 		p->channel = t->next_channel;
 		t->next_channel = t->next_channel == DS_TURN_CHANNEL_MAX ? DS_TURN_CHANNEL_MIN
 									 : t->next_channel + 1;
@@ -768,8 +789,8 @@ static int take_challenge(struct ds_turn *t, const struct ds_stun_msg *m, bool f
 	}
 	memcpy(t->realm, realm, sizeof(realm));
 	memcpy(t->nonce, nonce, sizeof(nonce));
-	if (ds_stun_key_long_term(t->alg, t->username, t->realm, t->password, t->key,
-				  &t->keylen) < 0)
+	if (ds_stun_key_long_term(t->alg, t->username, t->realm, t->password, t->key, &t->keylen) <
+	    0)
 		return -EIO;
 	t->have_auth = true;
 	return 0;
@@ -790,13 +811,13 @@ static void allocated(struct ds_turn *t, const struct ds_stun_msg *m, int64_t no
 	t->lifetime_s = life;
 	t->expires_ns = now_ns + (int64_t)life * DS_NSEC_PER_SEC;
 	{
-		int64_t margin = life / 2 < DS_TURN_REFRESH_MARGIN_S ? life / 2
-								     : DS_TURN_REFRESH_MARGIN_S;
+		int64_t margin =
+		    life / 2 < DS_TURN_REFRESH_MARGIN_S ? life / 2 : DS_TURN_REFRESH_MARGIN_S;
 
 		t->refresh_ns = t->expires_ns - margin * DS_NSEC_PER_SEC;
 	}
-	ev = push_event(t, t->state == DS_TURN_ALLOCATED ? DS_TURN_EV_REFRESHED
-							 : DS_TURN_EV_ALLOCATED,
+	ev = push_event(t,
+			t->state == DS_TURN_ALLOCATED ? DS_TURN_EV_REFRESHED : DS_TURN_EV_ALLOCATED,
 			m->method);
 	ev->relayed = t->relayed;
 	ev->mapped = t->mapped;
@@ -835,7 +856,8 @@ static int on_success(struct ds_turn *t, int i, const struct ds_stun_msg *m, int
 		end_txn(t, i);
 		p->perm_ok = true;
 		p->perm_expires_ns = now_ns + DS_TURN_PERMISSION_LIFETIME_S * DS_NSEC_PER_SEC;
-		p->perm_refresh_ns = p->perm_expires_ns - DS_TURN_REFRESH_MARGIN_S * DS_NSEC_PER_SEC;
+		p->perm_refresh_ns =
+		    p->perm_expires_ns - DS_TURN_REFRESH_MARGIN_S * DS_NSEC_PER_SEC;
 		ev = push_event(t, DS_TURN_EV_PERMISSION, DS_STUN_CREATE_PERMISSION);
 		ev->peer = p->addr;
 		break;
@@ -843,7 +865,8 @@ static int on_success(struct ds_turn *t, int i, const struct ds_stun_msg *m, int
 		end_txn(t, i);
 		p->chan_ok = true;
 		p->chan_expires_ns = now_ns + DS_TURN_CHANNEL_LIFETIME_S * DS_NSEC_PER_SEC;
-		p->chan_refresh_ns = p->chan_expires_ns - DS_TURN_REFRESH_MARGIN_S * DS_NSEC_PER_SEC;
+		p->chan_refresh_ns =
+		    p->chan_expires_ns - DS_TURN_REFRESH_MARGIN_S * DS_NSEC_PER_SEC;
 		/* the binding refreshed the permission as well (§12.2) */
 		p->perm_ok = true;
 		p->perm_expires_ns = now_ns + DS_TURN_PERMISSION_LIFETIME_S * DS_NSEC_PER_SEC;
@@ -961,9 +984,8 @@ static int on_response(struct ds_turn *t, const struct ds_stun_msg *m, int64_t n
 	 * must have one (RFC 8489 §9.2.5). Unauthenticated error responses are accepted:
 	 * 401 and 438 come that way. */
 	if (t->have_auth && (m->integrity_sha256_off || m->integrity_off)) {
-		r = m->integrity_sha256_off
-			    ? ds_stun_check_integrity_sha256(m, t->key, t->keylen)
-			    : ds_stun_check_integrity(m, t->key, t->keylen);
+		r = m->integrity_sha256_off ? ds_stun_check_integrity_sha256(m, t->key, t->keylen)
+					    : ds_stun_check_integrity(m, t->key, t->keylen);
 		if (r < 0)
 			return -EACCES;
 	} else if (m->cls == DS_STUN_SUCCESS && x->authed) {
@@ -974,8 +996,7 @@ static int on_response(struct ds_turn *t, const struct ds_stun_msg *m, int64_t n
 		return DS_TURN_IN_CONSUMED;
 	}
 	t->last_now = now_ns;
-	return m->cls == DS_STUN_SUCCESS ? on_success(t, i, m, now_ns)
-					 : on_error(t, i, m, now_ns);
+	return m->cls == DS_STUN_SUCCESS ? on_success(t, i, m, now_ns) : on_error(t, i, m, now_ns);
 }
 
 int ds_turn_input(struct ds_turn *t, const void *pkt, size_t len, const struct ds_addr *from,
@@ -1053,11 +1074,11 @@ int64_t ds_turn_tick(struct ds_turn *t, int64_t now_ns)
 	schedule(t, now_ns);
 
 	/* the nearest deadline */
-#define NEAR(v)                                                                            \
-	do {                                                                                \
-		int64_t v_ = (v);                                                           \
-		if (next < 0 || v_ < next)                                                  \
-			next = v_;                                                          \
+#define NEAR(v)                                                                                    \
+	do {                                                                                       \
+		int64_t v_ = (v);                                                                  \
+		if (next < 0 || v_ < next)                                                         \
+			next = v_;                                                                 \
 	} while (0)
 	for (int i = 0; i < MAX_TXN; i++)
 		if (t->txns[i].kind)
@@ -1255,11 +1276,13 @@ int ds_turn_drive(struct ds_turn *t, int fd, int64_t deadline_ns, ds_turn_data_f
 		for (;;) {
 			socklen_t fl = sizeof(ss);
 
-			n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&ss, &fl);
+			n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&ss,
+				     &fl);
 			if (n < 0) {
 				if (errno == EINTR)
 					continue;
-				if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ECONNREFUSED)
+				if (errno == EAGAIN || errno == EWOULDBLOCK ||
+				    errno == ECONNREFUSED)
 					break;
 				return -errno;
 			}

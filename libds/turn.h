@@ -35,10 +35,10 @@
 #include "stun.h"
 #include "stunclient.h"
 
-#define DS_TURN_PORT              3478
-#define DS_TURN_CHANNEL_MIN       0x4000 /* RFC 8656 §12 */
-#define DS_TURN_CHANNEL_MAX       0x4FFF
-#define DS_TURN_CHANNEL_HDR_LEN   4
+#define DS_TURN_PORT                  3478
+#define DS_TURN_CHANNEL_MIN           0x4000 /* RFC 8656 §12 */
+#define DS_TURN_CHANNEL_MAX           0x4FFF
+#define DS_TURN_CHANNEL_HDR_LEN       4
 #define DS_TURN_PERMISSION_LIFETIME_S 300 /* §9, fixed by the RFC */
 #define DS_TURN_CHANNEL_LIFETIME_S    600 /* §12 */
 #define DS_TURN_DEFAULT_LIFETIME_S    600 /* §7.2: what a server grants by default */
@@ -97,11 +97,11 @@ struct ds_turn_config {
 	struct ds_addr server;
 	const char *username; /* long-term, or from ds_turn_rest_credentials */
 	const char *password;
-	const char *software;   /* SOFTWARE in requests, NULL = none */
-	uint32_t lifetime_s;    /* LIFETIME asked for, 0 = the server's default */
-	int family;             /* REQUESTED-ADDRESS-FAMILY: 0 = the server's (same as
-				 * server's address), AF_INET or AF_INET6 */
-	bool no_fingerprint;    /* leave FINGERPRINT out of what we send */
+	const char *software;           /* SOFTWARE in requests, NULL = none */
+	uint32_t lifetime_s;            /* LIFETIME asked for, 0 = the server's default */
+	int family;                     /* REQUESTED-ADDRESS-FAMILY: 0 = the server's (same as
+					 * server's address), AF_INET or AF_INET6 */
+	bool no_fingerprint;            /* leave FINGERPRINT out of what we send */
 	struct ds_stun_retrans retrans; /* rto_ns 0 = RFC 8489 defaults */
 };
 
@@ -115,25 +115,25 @@ enum ds_turn_state {
 };
 
 enum ds_turn_event_type {
-	DS_TURN_EV_ALLOCATED,       /* relayed, mapped, lifetime_s */
-	DS_TURN_EV_REDIRECTED,      /* 300: peer = the new server; send there from now on */
-	DS_TURN_EV_REFRESHED,       /* lifetime_s */
-	DS_TURN_EV_PERMISSION,      /* peer: installed or refreshed */
-	DS_TURN_EV_CHANNEL,         /* peer, channel: bound or refreshed */
+	DS_TURN_EV_ALLOCATED,  /* relayed, mapped, lifetime_s */
+	DS_TURN_EV_REDIRECTED, /* 300: peer = the new server; send there from now on */
+	DS_TURN_EV_REFRESHED,  /* lifetime_s */
+	DS_TURN_EV_PERMISSION, /* peer: installed or refreshed */
+	DS_TURN_EV_CHANNEL,    /* peer, channel: bound or refreshed */
 	DS_TURN_EV_RELEASED,
-	DS_TURN_EV_FAILED,          /* a request failed: method says which; error/code why.
-				     * For Allocate and Refresh the client is then FAILED. */
+	DS_TURN_EV_FAILED, /* a request failed: method says which; error/code why.
+			    * For Allocate and Refresh the client is then FAILED. */
 };
 
 struct ds_turn_event {
 	enum ds_turn_event_type type;
-	uint16_t method;       /* DS_STUN_ALLOCATE, ... (the request the event is about) */
-	int error;             /* -errno: -ETIMEDOUT, -EPROTO (error response: see code),
-				* -EACCES (401 to an authenticated request), -ELOOP (too many
-				* redirects or stale nonces) */
-	int code;              /* STUN error code, 0 when none */
-	char reason[128];      /* reason phrase of the error response, may be empty */
-	struct ds_addr peer;   /* permission / channel peer, or the new server for 300 */
+	uint16_t method;     /* DS_STUN_ALLOCATE, ... (the request the event is about) */
+	int error;           /* -errno: -ETIMEDOUT, -EPROTO (error response: see code),
+			      * -EACCES (401 to an authenticated request), -ELOOP (too many
+			      * redirects or stale nonces) */
+	int code;            /* STUN error code, 0 when none */
+	char reason[128];    /* reason phrase of the error response, may be empty */
+	struct ds_addr peer; /* permission / channel peer, or the new server for 300 */
 	uint16_t channel;
 	struct ds_addr relayed, mapped;
 	uint32_t lifetime_s;
@@ -173,8 +173,7 @@ int ds_turn_release(struct ds_turn *t, int64_t now_ns);
 int ds_turn_permit(struct ds_turn *t, const struct ds_addr *peer, int64_t now_ns);
 /* Bind a channel to peer (address and port), which also permits it; *channel (may be NULL)
  * gets the number chosen. 0, -ENOSPC, -EAFNOSUPPORT. */
-int ds_turn_bind(struct ds_turn *t, const struct ds_addr *peer, int64_t now_ns,
-		 uint16_t *channel);
+int ds_turn_bind(struct ds_turn *t, const struct ds_addr *peer, int64_t now_ns, uint16_t *channel);
 /* Stop refreshing the permission and channel of peer (they lapse on the server). */
 void ds_turn_forget(struct ds_turn *t, const struct ds_addr *peer);
 

@@ -145,19 +145,44 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "s:u:p:S:n:P:c:l:H:k46")) != -1) {
 		switch (opt) {
-		case 's': server_s = optarg; break;
-		case 'u': user = optarg; break;
-		case 'p': pass = optarg; break;
-		case 'S': secret = optarg; break;
-		case 'n': name = optarg; break;
-		case 'P': peer_s = optarg; break;
-		case 'c': count = (unsigned)atoi(optarg); break;
-		case 'l': lifetime = (unsigned)atoi(optarg); break;
-		case 'H': hold = (unsigned)atoi(optarg); break;
-		case 'k': keep = true; break;
-		case '4': family = AF_INET; break;
-		case '6': family = AF_INET6; break;
-		default: usage();
+		case 's':
+			server_s = optarg;
+			break;
+		case 'u':
+			user = optarg;
+			break;
+		case 'p':
+			pass = optarg;
+			break;
+		case 'S':
+			secret = optarg;
+			break;
+		case 'n':
+			name = optarg;
+			break;
+		case 'P':
+			peer_s = optarg;
+			break;
+		case 'c':
+			count = (unsigned)atoi(optarg);
+			break;
+		case 'l':
+			lifetime = (unsigned)atoi(optarg);
+			break;
+		case 'H':
+			hold = (unsigned)atoi(optarg);
+			break;
+		case 'k':
+			keep = true;
+			break;
+		case '4':
+			family = AF_INET;
+			break;
+		case '6':
+			family = AF_INET6;
+			break;
+		default:
+			usage();
 		}
 	}
 	if (!server_s || ds_addr_parse(server_s, DS_TURN_PORT, 0, &server) < 0 ||
