@@ -365,7 +365,7 @@ struct appender {
 	bool header_done;
 };
 
-static void appender_begin(struct appender *a, const struct opts *o)
+static void appender_begin(struct appender *a)
 {
 	struct stat st;
 
@@ -381,12 +381,14 @@ static void appender_begin(struct appender *a, const struct opts *o)
 		char hdr[sizeof(HISTORY_COLUMNS) + 1];
 		struct ds_csv_rec r = {.buf = hdr, .cap = sizeof(hdr)};
 
+		int err;
+
 		snprintf(hdr, sizeof(hdr), "%s\n", HISTORY_COLUMNS);
 		r.len = strlen(hdr);
-		if (ds_csv_write_fd(a->fd, &r) < 0)
-			ds_errc(DS_EXIT_FAILURE, errno, "writing %s", a->path);
+		err = ds_csv_write_fd(a->fd, &r);
+		if (err < 0)
+			ds_errc(DS_EXIT_FAILURE, err, "writing %s", a->path);
 	}
-	(void)o;
 }
 
 static void appender_end(struct appender *a)
@@ -1007,7 +1009,6 @@ struct live {
 	struct ds_procmap *procs;
 	struct ds_gradetrack *track;
 	struct sweep sweep;
-	unsigned gen;
 };
 
 static void merge_sweep(struct live *L, int64_t now_ns)
@@ -1234,7 +1235,7 @@ static void run_cron(const struct opts *o)
 	do_sweep(L.diag, o->family, &L.sweep);
 	merge_sweep(&L, now);
 	attribute_table(&L, false, o, now);
-	appender_begin(&a, o);
+	appender_begin(&a);
 	for (i = 0; i < track_n(L.track); i++) {
 		struct ds_gradesess *s = track_at(L.track, i);
 
@@ -1266,7 +1267,6 @@ struct destroy_ctx {
 	struct live *L;
 	struct appender *a;
 	const struct opts *o;
-	int64_t prev_sweep_ns;
 	unsigned closed;
 };
 
@@ -1329,14 +1329,14 @@ static void run_watch(const struct opts *o)
 		size_t i;
 
 		if (dfd >= 0) {
-			appender_begin(&a, o);
+			appender_begin(&a);
 			ds_sockdiag_destroy_read(L.diag, on_destroy, &dc, &lost);
 			appender_end(&a);
 		}
 		do_sweep(L.diag, o->family, &L.sweep);
 		merge_sweep(&L, now);
 		attribute_table(&L, false, o, now);
-		appender_begin(&a, o);
+		appender_begin(&a);
 		if (dfd >= 0) /* a close right before the sweep: its notification may be queued */
 			ds_sockdiag_destroy_read(L.diag, on_destroy, &dc, &lost);
 		for (i = 0; i < track_n(L.track); i++) {
@@ -1365,7 +1365,6 @@ static void run_watch(const struct opts *o)
 				 lost - lost_reported);
 			lost_reported = lost;
 		}
-		dc.prev_sweep_ns = now;
 		next += o->watch_ns;
 		/* Between sweeps, wait on the destroy socket so closes are recorded promptly. */
 		while (!stop_requested) {
@@ -1378,7 +1377,7 @@ static void run_watch(const struct opts *o)
 			r = poll(&p, dfd >= 0 ? 1 : 0,
 				 (int)((left + DS_NSEC_PER_MSEC - 1) / DS_NSEC_PER_MSEC));
 			if (r > 0) {
-				appender_begin(&a, o);
+				appender_begin(&a);
 				ds_sockdiag_destroy_read(L.diag, on_destroy, &dc, &lost);
 				appender_end(&a);
 			}
