@@ -369,6 +369,8 @@ static void print_bw(const char *dir, const struct ds_probe_dir *d, const struct
 		printf("  bw unknown");
 	if (d->shaper == 0)
 		printf("  no shaper within the train");
+	else if (d->shaper < 0 && (!isnan(d->bw_mbps) || !isnan(d->bw_lower_bound_mbps)))
+		printf("  shaper not tested (--train)");
 	if (d->reordered)
 		printf("  reordered %u", d->reordered);
 	putchar('\n');

@@ -115,7 +115,7 @@ if [[ " $sections " == *" rtt "* ]]; then
 	echo "== RTT: median of 200 echoes 10 ms apart; ds-pairprobe vs ping vs irtt =="
 	have_irtt=0
 	if command -v irtt >/dev/null; then
-		ds-lab exec right -- irtt server -b "$R:2112" -q >/dev/null 2>&1 &
+		ds-lab exec right -- irtt server -b "$R:2112" >/dev/null 2>&1 &
 		pids+=($!)
 		have_irtt=1
 		sleep 0.3
@@ -124,10 +124,13 @@ if [[ " $sections " == *" rtt "* ]]; then
 		link "delay=${d}ms" "delay=${d}ms"
 		ds-lab exec left -- ping -c 3 -i 0.1 -q "$R" >/dev/null 2>&1
 		ds=$(probe --csv -c 200 -i 10ms --pairs 0 | col rtt_ms)
-		pg=$(ds-lab exec left -- ping -n -c 200 -i 0.01 "$R" | sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p' | median)
+		ds-lab exec left -- ping -n -c 200 -i 0.01 "$R" >ping.out
+		# ping prints whole milliseconds from 100 ms on: then its summary's average
+		pg=$(sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p' ping.out | median)
+		[[ $pg == *.* ]] || pg=$(sed -n 's|^rtt min/avg/max/mdev = [0-9.]*/\([0-9.]*\)/.*|\1|p' ping.out)
 		ir=-
 		if [ $have_irtt = 1 ]; then
-			ir=$(ds-lab exec left -- irtt client -q -n -i 10ms -d 2s --fill=rand -o - "$R:2112" 2>/dev/null |
+			ir=$(ds-lab exec left -- irtt client -Q -i 10ms -d 2s -o - "$R:2112" 2>/dev/null |
 				python3 -c 'import json,sys; j=json.load(sys.stdin); print("%.3f" % (j["stats"]["rtt"]["median"] / 1e6))' 2>/dev/null || echo -)
 		fi
 		printf 'delay %3s ms each way: ds-pairprobe %s ms  ping %s ms  |ds-ping| %s ms  irtt %s ms  irtt-ping %s ms\n' "$d" "$ds" "$pg" \
