@@ -30,8 +30,6 @@ struct txn {
 	enum txn_kind kind; /* 0 = slot free */
 	uint16_t method;
 	uint8_t tid[DS_STUN_TID_LEN];
-	uint8_t req[DS_TURN_REQ_MAX];
-	size_t req_len;
 	bool due;          /* queued for ds_turn_pull */
 	bool authed;       /* carried USERNAME and MESSAGE-INTEGRITY */
 	unsigned sent;     /* transmissions scheduled so far */
@@ -360,19 +358,18 @@ static int64_t wait_after(const struct ds_turn *t, unsigned sent)
 	return (int64_t)p->rm * p->rto_ns;
 }
 
-/* The request of x, built afresh (new transaction id: a retry after 401/438 is a new
- * transaction, RFC 8489 §9.2.5), method attributes first, credentials last. */
-static int build(struct ds_turn *t, struct txn *x)
+/* The request of x into buf: method attributes first, credentials last. Built when it is
+ * pulled rather than kept, so a client holds no request buffers; the same state gives the
+ * same bytes, so a retransmission is the request again (RFC 8489 §6.2.1). */
+static int build(struct ds_turn *t, struct txn *x, void *buf, size_t cap, size_t *len)
 {
 	struct ds_stun_enc e;
 	const struct peer *p = x->peer >= 0 ? &t->peers[x->peer] : NULL;
 	int r;
 
-	r = ds_stun_enc_init(&e, x->req, sizeof(x->req), ds_stun_type(x->method, DS_STUN_REQUEST),
-			     NULL);
+	r = ds_stun_enc_init(&e, buf, cap, ds_stun_type(x->method, DS_STUN_REQUEST), x->tid);
 	if (r < 0)
 		return r;
-	memcpy(x->tid, x->req + 8, DS_STUN_TID_LEN);
 	switch (x->kind) {
 	case TX_ALLOCATE:
 		/* §18.13: protocol 17 and three RFFU bytes */
@@ -416,16 +413,18 @@ static int build(struct ds_turn *t, struct txn *x)
 	}
 	if (!t->cfg.no_fingerprint)
 		ds_stun_enc_fingerprint(&e);
-	return ds_stun_enc_finish(&e, &x->req_len);
+	return ds_stun_enc_finish(&e, len);
 }
 
 /* Send (again) x's request: queue it and restart its retransmission schedule. */
 static int launch(struct ds_turn *t, struct txn *x, int64_t now_ns)
 {
-	int r = build(t, x);
+	/* a new transaction id: a retry after 401/438 is a new transaction (RFC 8489 §9.2.5) */
+	int r = ds_stun_tid_random(x->tid);
 
 	if (r < 0)
 		return r;
+	x->authed = t->have_auth;
 	x->due = true;
 	x->sent = 1;
 	x->next_ns = now_ns + wait_after(t, 1);
@@ -441,7 +440,7 @@ static int start_txn(struct ds_turn *t, enum txn_kind kind, uint16_t method, int
 	if (i < 0)
 		return -EBUSY;
 	x = &t->txns[i];
-	memset(x, 0, offsetof(struct txn, req));
+	memset(x, 0, sizeof(*x));
 	x->kind = kind;
 	x->method = method;
 	x->peer = peer;
@@ -1115,10 +1114,10 @@ int ds_turn_pull(struct ds_turn *t, void *buf, size_t cap, size_t *len, struct d
 
 		if (!x->kind || !x->due)
 			continue;
-		if (cap < x->req_len)
-			return -ENOSPC;
-		memcpy(buf, x->req, x->req_len);
-		*len = x->req_len;
+		int r = build(t, x, buf, cap, len);
+
+		if (r < 0)
+			return r;
 		if (dst)
 			*dst = t->server;
 		x->due = false;

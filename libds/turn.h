@@ -48,8 +48,9 @@
 #define DS_TURN_MAX_PEERS        32 /* permissions (and channels) one client holds */
 #define DS_TURN_MAX_REDIRECTS    3  /* 300 Try Alternate followed at most this often */
 #define DS_TURN_MAX_STALE        3  /* 438 Stale Nonce retries in a row per request */
-/* Largest request we build: USERNAME, REALM, NONCE at their RFC maxima fit. */
-#define DS_TURN_REQ_MAX 2304
+/* Largest request we build (USERNAME, REALM, NONCE, SOFTWARE at their RFC maxima fit):
+ * a ds_turn_pull buffer this big never gets -ENOSPC. */
+#define DS_TURN_REQ_MAX 3072
 /* ChannelData + payload, or Send indication + payload, the payload at most: */
 #define DS_TURN_SEND_OVERHEAD 48
 
