@@ -628,8 +628,16 @@ static void capacity(const struct ds_pair_sample *s, const int64_t *send_gap, si
 		if (got < 1.0 + (want - 1.0) / 2) {
 			d->coalescing = true;
 			d->converged = false;
+		} else if (got > want * 1.2 || got < want / 1.2) {
+			/* the sizes disagree on the capacity by more than 20 %: timing noise of
+			 * the order of the dispersion itself */
+			d->converged = false;
 		}
 	}
+	/* A pair the path did not spread says the capacity is at least lb; an estimate well
+	 * below that contradicts it, and neither can be trusted. */
+	if (!isnan(lb) && !isnan(d->bw_pair_mbps) && lb > 1.25 * d->bw_pair_mbps)
+		d->converged = false;
 	d->bw_mbps = d->bw_pair_mbps;
 }
 

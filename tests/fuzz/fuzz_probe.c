@@ -59,6 +59,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		plan[nplan++] = DS_PROBE_SEQ_ECHO + k;
 	for (uint32_t k = 0; k < 2 * o.pairs && nplan < MAXSENT; k++)
 		plan[nplan++] = DS_PROBE_SEQ_FWD_PAIR + k;
+	for (uint32_t k = 0; k < 2 * o.pairs && nplan < MAXSENT; k++)
+		plan[nplan++] = DS_PROBE_SEQ_WARM + k;
 	for (uint32_t k = 0; k < o.pairs && nplan < MAXSENT; k++)
 		plan[nplan++] = DS_PROBE_SEQ_REV_PAIR + k;
 	for (uint32_t k = 0; k < o.train && nplan < MAXSENT; k++)
