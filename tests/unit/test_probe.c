@@ -386,6 +386,22 @@ static void equal_dispersions_for_both_sizes_mean_coalescing(void)
 	ds_probe_free(s.p);
 }
 
+static void sizes_that_disagree_are_not_converged(void)
+{
+	struct sim s = { .p = mk(1, 4, 0) };
+	struct ds_probe_result r;
+
+	echo(&s, 1, 0, MS, 0, MS);
+	/* large pairs (even) say 100 Mbit/s, small ones (odd) 50: no agreement */
+	for (uint32_t k = 0; k < 4; k++)
+		rev_pair(&s, k, (int64_t)(k + 1) * 20 * MS, k % 2 ? 50.0 : 100.0, MS, 0, 0);
+	CHECK(ds_probe_result(s.p, &r) == 0);
+	CHECK(!r.rev.coalescing);
+	CHECK(!r.rev.converged);
+	CHECK(!isnan(r.rev.bw_mbps)); /* a figure, flagged */
+	ds_probe_free(s.p);
+}
+
 static void token_bucket_found_by_the_train(void)
 {
 	int64_t rx[44];
@@ -569,6 +585,7 @@ int main(void)
 	UNIT_RUN(sender_limited_pairs_give_a_lower_bound);
 	UNIT_RUN(cross_traffic_filtered_by_delay_sum);
 	UNIT_RUN(equal_dispersions_for_both_sizes_mean_coalescing);
+	UNIT_RUN(sizes_that_disagree_are_not_converged);
 	UNIT_RUN(token_bucket_found_by_the_train);
 	UNIT_RUN(train_in_a_run);
 	UNIT_RUN(clock_synced_gives_absolute_one_way_delay);
