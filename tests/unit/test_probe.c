@@ -392,9 +392,9 @@ static void sizes_that_disagree_are_not_converged(void)
 	struct ds_probe_result r;
 
 	echo(&s, 1, 0, MS, 0, MS);
-	/* large pairs (even) say 100 Mbit/s, small ones (odd) 50: no agreement */
+	/* large pairs (even) say 100 Mbit/s, small ones (odd) 150: no agreement */
 	for (uint32_t k = 0; k < 4; k++)
-		rev_pair(&s, k, (int64_t)(k + 1) * 20 * MS, k % 2 ? 50.0 : 100.0, MS, 0, 0);
+		rev_pair(&s, k, (int64_t)(k + 1) * 20 * MS, k % 2 ? 150.0 : 100.0, MS, 0, 0);
 	CHECK(ds_probe_result(s.p, &r) == 0);
 	CHECK(!r.rev.coalescing);
 	CHECK(!r.rev.converged);
