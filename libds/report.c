@@ -377,9 +377,18 @@ double ds_report_baseline(enum ds_report_metric m, double *v, size_t n,
 
 /* ---- the report ---- */
 
+/* The directions from one source: dst id -> cell, open addressing. One small table per
+ * source keeps a file's run of rows from the same agent in cache. */
+struct dst_slot {
+	uint32_t dst;
+	uint32_t cell; /* cell index + 1, 0 empty */
+};
+
 struct agent {
 	char *name;
 	uint32_t rank;
+	uint32_t ndst, dst_cap;
+	struct dst_slot *dst_slots;
 };
 
 /* One value of each metric per row, for the baselines; NAN where the row had none. */
@@ -396,12 +405,6 @@ struct cell {
 	int64_t path_ts;                      /* row that gave pub.path */
 };
 
-/* Key and value side by side: one cache line per probe. */
-struct cell_slot {
-	uint32_t src, dst;
-	uint32_t cell; /* cell index + 1, 0 empty */
-};
-
 struct ds_report {
 	struct agent *agents;
 	size_t nagents, agents_cap;
@@ -414,8 +417,6 @@ struct ds_report {
 
 	struct cell *cells;
 	size_t ncells, cells_cap;
-	struct cell_slot *cell_slots; /* open addressing on (src id, dst id) */
-	size_t cell_slots_cap;
 
 	struct sample *samples;
 	size_t nsamples, samples_cap;
@@ -442,15 +443,16 @@ void ds_report_free(struct ds_report *rep)
 
 	if (!rep)
 		return;
-	for (i = 0; i < rep->nagents; i++)
+	for (i = 0; i < rep->nagents; i++) {
 		free(rep->agents[i].name);
+		free(rep->agents[i].dst_slots);
+	}
 	free(rep->agents);
 	free(rep->agent_slots);
 	free(rep->by_rank);
 	free(rep->sorted);
 	free(rep->row_start);
 	free(rep->cells);
-	free(rep->cell_slots);
 	free(rep->samples);
 	free(rep);
 }
@@ -462,16 +464,6 @@ static uint64_t hash_str(const char *s)
 	for (; *s; s++)
 		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
 	return h;
-}
-
-static uint64_t hash_u64(uint64_t x)
-{
-	x ^= x >> 33; /* murmur3 finalizer */
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
 }
 
 static int grow(void **p, size_t *cap, size_t need, size_t size)
@@ -544,6 +536,7 @@ static int agent_id(struct ds_report *rep, const char *name, uint32_t *hint, uin
 	r = grow((void **)&rep->agents, &rep->agents_cap, rep->nagents + 1, sizeof(*rep->agents));
 	if (r < 0)
 		return r;
+	memset(&rep->agents[rep->nagents], 0, sizeof(rep->agents[rep->nagents]));
 	rep->agents[rep->nagents].name = strdup(name);
 	if (!rep->agents[rep->nagents].name)
 		return -ENOMEM;
@@ -555,48 +548,51 @@ static int agent_id(struct ds_report *rep, const char *name, uint32_t *hint, uin
 	return 0;
 }
 
-static uint64_t cell_key(uint32_t src, uint32_t dst)
+static uint32_t hash_id(uint32_t id)
 {
-	return (uint64_t)src << 32 | dst;
+	/* Fibonacci hashing: the high half of the product is the well-mixed one. */
+	return (uint32_t)(((uint64_t)id * 0x9e3779b97f4a7c15ULL) >> 32);
 }
 
 static struct cell *cell_find(const struct ds_report *rep, uint32_t src, uint32_t dst)
 {
-	size_t s;
+	const struct agent *a = &rep->agents[src];
+	uint32_t mask = a->dst_cap - 1, s;
 
-	if (!rep->cell_slots_cap)
+	if (!a->dst_cap)
 		return NULL;
-	for (s = hash_u64(cell_key(src, dst)) & (rep->cell_slots_cap - 1);
-	     rep->cell_slots[s].cell; s = (s + 1) & (rep->cell_slots_cap - 1))
-		if (rep->cell_slots[s].src == src && rep->cell_slots[s].dst == dst)
-			return &rep->cells[rep->cell_slots[s].cell - 1];
+	for (s = hash_id(dst) & mask; a->dst_slots[s].cell; s = (s + 1) & mask)
+		if (a->dst_slots[s].dst == dst)
+			return &rep->cells[a->dst_slots[s].cell - 1];
 	return NULL;
 }
 
-static void cell_slot_put(struct cell_slot *slots, size_t cap, uint32_t src, uint32_t dst,
-			  uint32_t index)
+static void dst_slot_put(struct dst_slot *slots, uint32_t cap, uint32_t dst, uint32_t index)
 {
-	size_t s = hash_u64(cell_key(src, dst)) & (cap - 1);
+	uint32_t s = hash_id(dst) & (cap - 1);
 
 	while (slots[s].cell)
 		s = (s + 1) & (cap - 1);
-	slots[s].src = src;
 	slots[s].dst = dst;
 	slots[s].cell = index + 1;
 }
 
-static int cell_slots_rehash(struct ds_report *rep, size_t cap)
+static int dst_slots_grow(struct agent *a)
 {
-	struct cell_slot *slots = calloc(cap, sizeof(*slots));
-	size_t i;
+	uint32_t cap = a->dst_cap ? a->dst_cap * 2 : 8, i;
+	struct dst_slot *slots;
 
+	if (a->dst_cap > UINT32_MAX / 4)
+		return -ENOMEM;
+	slots = calloc(cap, sizeof(*slots));
 	if (!slots)
 		return -ENOMEM;
-	for (i = 0; i < rep->ncells; i++)
-		cell_slot_put(slots, cap, rep->cells[i].src_id, rep->cells[i].dst_id, (uint32_t)i);
-	free(rep->cell_slots);
-	rep->cell_slots = slots;
-	rep->cell_slots_cap = cap;
+	for (i = 0; i < a->dst_cap; i++)
+		if (a->dst_slots[i].cell)
+			dst_slot_put(slots, cap, a->dst_slots[i].dst, a->dst_slots[i].cell - 1);
+	free(a->dst_slots);
+	a->dst_slots = slots;
+	a->dst_cap = cap;
 	return 0;
 }
 
@@ -611,8 +607,8 @@ static int cell_get(struct ds_report *rep, uint32_t src, uint32_t dst, uint32_t 
 	}
 	if (rep->ncells >= UINT32_MAX - 1)
 		return -ENOMEM;
-	if ((rep->ncells + 1) * 2 > rep->cell_slots_cap) {
-		r = cell_slots_rehash(rep, rep->cell_slots_cap ? rep->cell_slots_cap * 2 : 256);
+	if ((rep->agents[src].ndst + 1) * 2 > rep->agents[src].dst_cap) {
+		r = dst_slots_grow(&rep->agents[src]);
 		if (r < 0)
 			return r;
 	}
@@ -629,7 +625,9 @@ static int cell_get(struct ds_report *rep, uint32_t src, uint32_t dst, uint32_t 
 		c->pub.m[m].status = DS_STATUS_NONE;
 		c->pub.m[m].reason = DS_REASON_NO_DATA;
 	}
-	cell_slot_put(rep->cell_slots, rep->cell_slots_cap, src, dst, (uint32_t)rep->ncells);
+	dst_slot_put(rep->agents[src].dst_slots, rep->agents[src].dst_cap, dst,
+		     (uint32_t)rep->ncells);
+	rep->agents[src].ndst++;
 	*index = (uint32_t)rep->ncells++;
 	return 0;
 }
@@ -910,8 +908,17 @@ static int index_rows(struct ds_report *rep)
 	for (i = 0; i < rep->ncells; i++)
 		sorted[fill[rep->cells[i].pub.src]++] = (uint32_t)i;
 	cmp_rep = rep;
-	for (i = 0; i < rep->nagents; i++)
-		qsort(sorted + start[i], start[i + 1] - start[i], sizeof(*sorted), cmp_cells_dst);
+	for (i = 0; i < rep->nagents; i++) {
+		uint32_t k;
+
+		/* Files usually list a source's peers in order: check before sorting. */
+		for (k = start[i] + 1; k < start[i + 1]; k++)
+			if (rep->cells[sorted[k - 1]].pub.dst > rep->cells[sorted[k]].pub.dst)
+				break;
+		if (k < start[i + 1])
+			qsort(sorted + start[i], start[i + 1] - start[i], sizeof(*sorted),
+			      cmp_cells_dst);
+	}
 	cmp_rep = NULL;
 	free(fill);
 	free(rep->sorted);

@@ -359,6 +359,39 @@ static void rows_beyond_the_horizon_are_refused(void)
 	ds_report_free(rep);
 }
 
+static char *render(struct ds_report *rep, int which, unsigned metrics);
+
+static void cells_come_out_in_name_order_whatever_the_input_order(void)
+{
+	static const char text[] =
+		HDR
+		"2026-11-23T12:00:00.000Z,ds-mesh,1,zulu,yankee,fwd,lan,ok,1,,,,,,0,50,,\n"
+		"2026-11-23T12:00:00.000Z,ds-mesh,1,zulu,alpha,fwd,lan,ok,2,,,,,,0,50,,\n"
+		"2026-11-23T12:00:00.000Z,ds-mesh,1,yankee,zulu,fwd,lan,ok,3,,,,,,0,50,,\n"
+		"2026-11-23T12:00:00.000Z,ds-mesh,1,alpha,zulu,fwd,lan,ok,4,,,,,,0,50,,\n"
+		"2026-11-23T12:00:00.000Z,ds-mesh,1,alpha,yankee,fwd,lan,ok,5,,,,,,0,50,,\n";
+	struct warnings w;
+	long added = 0;
+	struct ds_report *rep = build(text, &w, &added, NULL);
+	char *out = render(rep, 1, DS_METRIC_ALL), *p;
+	static const char *const order[] = {
+		"alpha,yankee,lan,within,within,5.000", "alpha,zulu,lan,within,within,4.000",
+		"yankee,alpha,,none",			"yankee,zulu,lan,within,within,3.000",
+		"zulu,alpha,lan,within,within,2.000",	"zulu,yankee,lan,within,within,1.000",
+	};
+	size_t i;
+
+	CHECK_INT(added, 5);
+	for (i = 0, p = out; p && i < sizeof(order) / sizeof(order[0]); i++) {
+		char *hit = strstr(p, order[i]);
+
+		CHECK(hit != NULL);
+		p = hit;
+	}
+	free(out);
+	ds_report_free(rep);
+}
+
 static char *render(struct ds_report *rep, int which, unsigned metrics)
 {
 	struct ds_report_thresholds t = defaults();
@@ -454,6 +487,7 @@ int main(void)
 	UNIT_RUN(down_stale_refused_and_never_measured);
 	UNIT_RUN(lower_bound_counts_only_when_it_clears_the_line);
 	UNIT_RUN(rows_beyond_the_horizon_are_refused);
+	UNIT_RUN(cells_come_out_in_name_order_whatever_the_input_order);
 	UNIT_RUN(outputs_name_each_direction);
 	UNIT_EXIT();
 }
