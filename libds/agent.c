@@ -807,7 +807,11 @@ static void handle_datagram(struct ds_agent *a, int fd, struct ds_udp_msg *m)
 		/* Authentic, session not proven: answer with the handshake only (a keepalive
 		 * is no larger than any request), never with what was asked. */
 		a->drops[DS_DROP_UNPROVEN]++;
-		if (ds_pair_keepalive_due(p->pair, m->rx_ns))
+		/* The packet may be a replay sent from a forged source: answer only when the
+		 * keepalive is no larger than it (a packet-pair request or punch hint is
+		 * smaller; its sender's own handshake keepalive gets the answer instead). */
+		if (m->len >= DS_WIRE_OVERHEAD + DS_WIRE_KEEPALIVE_LEN &&
+		    ds_pair_keepalive_due(p->pair, m->rx_ns))
 			send_keepalive(a, p, &m->peer, &m->local, m->rx_ns);
 		return;
 	case -EALREADY:
