@@ -147,6 +147,7 @@ grep -q ',c,a,pair,[0-9]*,ok$' A/audit.csv && pass audit-logs-pair-runs || fail 
 
 # ---- kill -9 and restart ----
 "$H/ds-echo" -k c.key -P "$PUB_a" --capture captured.bin -c 1 127.0.0.1:$PA >/dev/null
+"$H/ds-echo" -k c.key -P "$PUB_a" --capture captured-pair.bin --pair 32x1472 127.0.0.1:$PA >/dev/null
 kill -9 "$PID_a"; wait "$PID_a" 2>/dev/null
 start_agent a "$PA" A || fail restart-after-kill-9
 t0=$(date +%s%N)
@@ -161,6 +162,9 @@ expect_exit 0 replay-from-before-restart-refused "$H/ds-echo" --replay captured.
 unproven_after=$(drop A unproven-session)
 [ "$unproven_after" -gt "$unproven_before" ] && pass replay-counted ||
 	fail replay-counted "unproven-session $unproven_before -> $unproven_after"
+# A replayed packet-pair request (72 bytes) gets nothing at all, not even the 88-byte
+# handshake: no answer larger than the request.
+expect_exit 0 replayed-pair-request-gets-silence "$H/ds-echo" --replay captured-pair.bin --expect-silence 127.0.0.1:$PA
 expect_exit 0 echo-after-restart "$H/ds-echo" -k c.key -P "$PUB_a" -c 3 127.0.0.1:$PA
 
 # ---- files ----

@@ -152,13 +152,14 @@ int main(int argc, char **argv)
 		{ "replay", required_argument, NULL, 'R' },
 		{ "expect-refusal", no_argument, NULL, 'E' },
 		{ "pair", required_argument, NULL, 'Q' },
+		{ "expect-silence", no_argument, NULL, 'Z' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *keyfile = NULL, *peerpub = NULL, *forge = NULL, *capture = NULL,
 		   *replay = NULL;
 	unsigned count = 3, interval_ms = 10, window = 0, seconds = 0;
 	size_t size = DS_WIRE_OVERHEAD + DS_WIRE_ECHO_LEN;
-	bool expect_refusal = false;
+	bool expect_refusal = false, expect_silence = false;
 	unsigned pair_count = 0, pair_size = 0, pair_gap = 0;
 	uint8_t priv[DS_KEY_LEN], pub[DS_KEY_LEN], pkt[DS_WIRE_MAX_PACKET];
 	struct ds_pair_keys keys;
@@ -178,6 +179,7 @@ int main(int argc, char **argv)
 		case 'C': capture = optarg; break;
 		case 'R': replay = optarg; break;
 		case 'E': expect_refusal = true; break;
+		case 'Z': expect_silence = true; break;
 		case 'Q':
 			if (sscanf(optarg, "%ux%u/%u", &pair_count, &pair_size, &pair_gap) < 2)
 				return 2;
@@ -217,7 +219,7 @@ int main(int argc, char **argv)
 			}
 			printf("replayed %d bytes, echo replies %u, other answers %u\n", len, echo,
 			       other);
-			return echo ? 1 : 0;
+			return echo || (expect_silence && other) ? 1 : 0;
 		}
 	}
 	if (!keyfile || !peerpub || ds_key_load_private(keyfile, priv, NULL) ||
@@ -253,6 +255,20 @@ int main(int argc, char **argv)
 	if (handshake() != 0) {
 		printf("handshake failed\n");
 		return 1;
+	}
+	if (pair_count && capture) {
+		struct ds_wire_pair_request r = { .seq = 1, .count = (uint16_t)pair_count,
+						  .size = (uint16_t)pair_size };
+		uint8_t body[DS_WIRE_PAIR_REQUEST_LEN];
+		int f = open(capture, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		ds_wire_pair_request_encode(&r, body, sizeof(body));
+		len = ds_pair_seal(pair, DS_WIRE_PAIR_REQUEST, run_id, body, sizeof(body), pkt,
+				   sizeof(pkt));
+		if (f < 0 || write(f, pkt, (size_t)len) != len)
+			return 2;
+		close(f);
+		return 0;
 	}
 	if (pair_count) {
 		struct ds_wire_pair_request r = { .seq = 1,
