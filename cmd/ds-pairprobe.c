@@ -25,32 +25,32 @@
 #include "version.h"
 
 static const char usage_text[] =
-	"Usage: ds-pairprobe --state DIR [options] PEER\n"
-	"Measure the path to PEER both ways through the agent's warm port: RTT, jitter, loss,\n"
-	"one-way delay variation and packet-pair bandwidth per direction, in a few kilobytes.\n"
-	"\n"
-	"      --state DIR        the agent's state directory (DIR/agent.sock); required\n"
-	"  -c, --count N          echoes (default 10)\n"
-	"  -i, --interval D       between echoes (default 20ms)\n"
-	"  -d, --duration D       send echoes for D instead of --count (at --interval)\n"
-	"  -s, --size BYTES       echo packet size, UDP payload, 88-1472 (default 88)\n"
-	"      --pairs N          packet pairs per direction, 0-32 (default 5)\n"
-	"      --pair-size BYTES  larger pair packet size (default 1472 IPv4, 1452 IPv6)\n"
-	"      --train N          packets per direction in a train after the pairs, to see a\n"
-	"                         token-bucket shaper (0-64, default 0 = none)\n"
-	"      --dscp N           DSCP of every packet sent, 0-63 (default: the socket's)\n"
-	"  -w, --wait D           a reply later than D is late and counts as lost (default 1s)\n"
-	"      --clock-synced     the two agents' clocks agree: report absolute one-way delay\n"
-	"      --raw              per-packet rows (CSV) for gnuplot instead of the summary\n"
-	"      --csv              CSV with a header row\n"
-	"      --no-header        CSV without the header row (to append)\n"
-	"  -q, --quiet            no messages, only results\n"
-	"  -v, --verbose          more messages\n"
-	"  -h, --help             this help\n"
-	"  -V, --version          version and compiled-in features\n"
-	"\n"
-	"Exit status: 0 when the peer answered, 1 when it did not (or refused, or no agent),\n"
-	"2 on a usage error.\n";
+    "Usage: ds-pairprobe --state DIR [options] PEER\n"
+    "Measure the path to PEER both ways through the agent's warm port: RTT, jitter, loss,\n"
+    "one-way delay variation and packet-pair bandwidth per direction, in a few kilobytes.\n"
+    "\n"
+    "      --state DIR        the agent's state directory (DIR/agent.sock); required\n"
+    "  -c, --count N          echoes (default 10)\n"
+    "  -i, --interval D       between echoes (default 20ms)\n"
+    "  -d, --duration D       send echoes for D instead of --count (at --interval)\n"
+    "  -s, --size BYTES       echo packet size, UDP payload, 88-1472 (default 88)\n"
+    "      --pairs N          packet pairs per direction, 0-32 (default 5)\n"
+    "      --pair-size BYTES  larger pair packet size (default 1472 IPv4, 1452 IPv6)\n"
+    "      --train N          packets per direction in a train after the pairs, to see a\n"
+    "                         token-bucket shaper (0-64, default 0 = none)\n"
+    "      --dscp N           DSCP of every packet sent, 0-63 (default: the socket's)\n"
+    "  -w, --wait D           a reply later than D is late and counts as lost (default 1s)\n"
+    "      --clock-synced     the two agents' clocks agree: report absolute one-way delay\n"
+    "      --raw              per-packet rows (CSV) for gnuplot instead of the summary\n"
+    "      --csv              CSV with a header row\n"
+    "      --no-header        CSV without the header row (to append)\n"
+    "  -q, --quiet            no messages, only results\n"
+    "  -v, --verbose          more messages\n"
+    "  -h, --help             this help\n"
+    "  -V, --version          version and compiled-in features\n"
+    "\n"
+    "Exit status: 0 when the peer answered, 1 when it did not (or refused, or no agent),\n"
+    "2 on a usage error.\n";
 
 enum {
 	OPT_STATE = 256,
@@ -65,40 +65,40 @@ enum {
 };
 
 static const struct option long_options[] = {
-	{ "state", required_argument, NULL, OPT_STATE },
-	{ "count", required_argument, NULL, 'c' },
-	{ "interval", required_argument, NULL, 'i' },
-	{ "duration", required_argument, NULL, 'd' },
-	{ "size", required_argument, NULL, 's' },
-	{ "pairs", required_argument, NULL, OPT_PAIRS },
-	{ "pair-size", required_argument, NULL, OPT_PAIR_SIZE },
-	{ "train", required_argument, NULL, OPT_TRAIN },
-	{ "dscp", required_argument, NULL, OPT_DSCP },
-	{ "wait", required_argument, NULL, 'w' },
-	{ "clock-synced", no_argument, NULL, OPT_CLOCK_SYNCED },
-	{ "raw", no_argument, NULL, OPT_RAW },
-	{ "csv", no_argument, NULL, OPT_CSV },
-	{ "no-header", no_argument, NULL, OPT_NO_HEADER },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ NULL, 0, NULL, 0 },
+    {"state", required_argument, NULL, OPT_STATE},
+    {"count", required_argument, NULL, 'c'},
+    {"interval", required_argument, NULL, 'i'},
+    {"duration", required_argument, NULL, 'd'},
+    {"size", required_argument, NULL, 's'},
+    {"pairs", required_argument, NULL, OPT_PAIRS},
+    {"pair-size", required_argument, NULL, OPT_PAIR_SIZE},
+    {"train", required_argument, NULL, OPT_TRAIN},
+    {"dscp", required_argument, NULL, OPT_DSCP},
+    {"wait", required_argument, NULL, 'w'},
+    {"clock-synced", no_argument, NULL, OPT_CLOCK_SYNCED},
+    {"raw", no_argument, NULL, OPT_RAW},
+    {"csv", no_argument, NULL, OPT_CSV},
+    {"no-header", no_argument, NULL, OPT_NO_HEADER},
+    {"quiet", no_argument, NULL, 'q'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
 };
 
 static const char csv_columns[] =
-	"ts,tool,run_id,src,dst,path,rtt_ms,rtt_min_ms,rtt_ewma_ms,jitter_ms,loss_fwd_pct,"
-	"loss_rev_pct,bw_fwd_mbps,bw_rev_mbps,bytes,rtt_p95_ms,rtt_max_ms,echoes,replies,"
-	"jitter_fwd_ms,jitter_rev_ms,owd_var_fwd_ms,owd_var_rev_ms,owd_var_fwd_max_ms,"
-	"owd_var_rev_max_ms,owd_fwd_ms,owd_rev_ms,reorder_fwd,reorder_rev,duplicates,late,bad,"
-	"bw_converged,bw_fwd_converged,bw_rev_converged,bw_fwd_lower_bound_mbps,"
-	"bw_rev_lower_bound_mbps,bw_fwd_pair_mbps,bw_rev_pair_mbps,pairs_fwd,pairs_rev,"
-	"dispersion_fwd_us,dispersion_rev_us,coalescing_fwd,coalescing_rev,shaper_fwd,shaper_rev,"
-	"bw_fwd_train_mbps,bw_rev_train_mbps,shaper_fwd_burst_bytes,shaper_rev_burst_bytes,"
-	"bytes_fwd,bytes_rev,remote";
+    "ts,tool,run_id,src,dst,path,rtt_ms,rtt_min_ms,rtt_ewma_ms,jitter_ms,loss_fwd_pct,"
+    "loss_rev_pct,bw_fwd_mbps,bw_rev_mbps,bytes,rtt_p95_ms,rtt_max_ms,echoes,replies,"
+    "jitter_fwd_ms,jitter_rev_ms,owd_var_fwd_ms,owd_var_rev_ms,owd_var_fwd_max_ms,"
+    "owd_var_rev_max_ms,owd_fwd_ms,owd_rev_ms,reorder_fwd,reorder_rev,duplicates,late,bad,"
+    "bw_converged,bw_fwd_converged,bw_rev_converged,bw_fwd_lower_bound_mbps,"
+    "bw_rev_lower_bound_mbps,bw_fwd_pair_mbps,bw_rev_pair_mbps,pairs_fwd,pairs_rev,"
+    "dispersion_fwd_us,dispersion_rev_us,coalescing_fwd,coalescing_rev,shaper_fwd,shaper_rev,"
+    "bw_fwd_train_mbps,bw_rev_train_mbps,shaper_fwd_burst_bytes,shaper_rev_burst_bytes,"
+    "bytes_fwd,bytes_rev,remote";
 
 static const char raw_columns[] =
-	"ts,tool,run_id,kind,seq,size,sent_ms,recv_ms,rtt_ms,owd_fwd_ms,owd_rev_ms,gap_us,status";
+    "ts,tool,run_id,kind,seq,size,sent_ms,recv_ms,rtt_ms,owd_fwd_ms,owd_rev_ms,gap_us,status";
 
 struct config {
 	const char *state_dir;
@@ -137,22 +137,25 @@ static void parse_args(int argc, char **argv, struct config *c)
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, ":c:i:d:s:w:qvhV", long_options, NULL)) != -1) {
 		switch (ch) {
-		case OPT_STATE: c->state_dir = optarg; break;
+		case OPT_STATE:
+			c->state_dir = optarg;
+			break;
 		case 'c':
 			c->probe.count = (uint32_t)number("--count", optarg, 1, DS_PROBE_MAX_COUNT);
 			c->count_set = true;
 			break;
 		case 'i':
-			c->probe.interval_ns = duration("--interval", optarg, 0, 60 * DS_NSEC_PER_SEC);
+			c->probe.interval_ns =
+			    duration("--interval", optarg, 0, 60 * DS_NSEC_PER_SEC);
 			break;
 		case 'd':
 			c->duration_ns = duration("--duration", optarg, DS_NSEC_PER_MSEC,
 						  24 * 3600 * DS_NSEC_PER_SEC);
 			break;
 		case 's':
-			c->probe.size = (uint16_t)number("--size", optarg,
-							 DS_WIRE_OVERHEAD + DS_WIRE_ECHO_LEN,
-							 DS_WIRE_MAX_PACKET);
+			c->probe.size =
+			    (uint16_t)number("--size", optarg, DS_WIRE_OVERHEAD + DS_WIRE_ECHO_LEN,
+					     DS_WIRE_MAX_PACKET);
 			break;
 		case OPT_PAIRS:
 			c->probe.pairs = (uint32_t)number("--pairs", optarg, 0, DS_PROBE_MAX_PAIRS);
@@ -166,20 +169,43 @@ static void parse_args(int argc, char **argv, struct config *c)
 		case OPT_TRAIN:
 			c->probe.train = (uint32_t)number("--train", optarg, 0, DS_PROBE_MAX_TRAIN);
 			if (c->probe.train == 1)
-				ds_usage_error("--train wants 0 (none) or at least 2 packets, not '1'");
+				ds_usage_error(
+				    "--train wants 0 (none) or at least 2 packets, not '1'");
 			break;
-		case OPT_DSCP: c->probe.tos = (int)number("--dscp", optarg, 0, 63) << 2; break;
-		case 'w': c->probe.wait_ns = duration("--wait", optarg, DS_NSEC_PER_MSEC,
-						      60 * DS_NSEC_PER_SEC); break;
-		case OPT_CLOCK_SYNCED: c->probe.clock_synced = true; break;
-		case OPT_RAW: c->raw = true; break;
-		case OPT_CSV: c->csv = true; break;
-		case OPT_NO_HEADER: c->csv = true; c->header = false; break;
-		case 'q': ds_msg_set_verbosity(-1); break;
-		case 'v': ds_msg_set_verbosity(ds_msg_verbosity() + 1); break;
-		case 'h': fputs(usage_text, stdout); exit(0);
-		case 'V': ds_version_print(stdout, "ds-pairprobe"); exit(0);
-		case ':': ds_usage_error("option '%s' needs a value", argv[optind - 1]);
+		case OPT_DSCP:
+			c->probe.tos = (int)number("--dscp", optarg, 0, 63) << 2;
+			break;
+		case 'w':
+			c->probe.wait_ns =
+			    duration("--wait", optarg, DS_NSEC_PER_MSEC, 60 * DS_NSEC_PER_SEC);
+			break;
+		case OPT_CLOCK_SYNCED:
+			c->probe.clock_synced = true;
+			break;
+		case OPT_RAW:
+			c->raw = true;
+			break;
+		case OPT_CSV:
+			c->csv = true;
+			break;
+		case OPT_NO_HEADER:
+			c->csv = true;
+			c->header = false;
+			break;
+		case 'q':
+			ds_msg_set_verbosity(-1);
+			break;
+		case 'v':
+			ds_msg_set_verbosity(ds_msg_verbosity() + 1);
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			exit(0);
+		case 'V':
+			ds_version_print(stdout, "ds-pairprobe");
+			exit(0);
+		case ':':
+			ds_usage_error("option '%s' needs a value", argv[optind - 1]);
 		default:
 			if (optopt)
 				ds_usage_error("unknown option '-%c'", optopt);
@@ -191,25 +217,27 @@ static void parse_args(int argc, char **argv, struct config *c)
 			       optind < argc ? argv[optind + 1] : "");
 	c->peer = argv[optind];
 	if (!ds_peers_name_ok(c->peer))
-		ds_usage_error("bad peer name '%s' (1-63 characters of A-Z a-z 0-9 . _ -)", c->peer);
+		ds_usage_error("bad peer name '%s' (1-63 characters of A-Z a-z 0-9 . _ -)",
+			       c->peer);
 	if (!c->state_dir)
-		ds_usage_error("--state DIR is required (ds-pairprobe rides the agent's warm port)");
+		ds_usage_error(
+		    "--state DIR is required (ds-pairprobe rides the agent's warm port)");
 	if (c->duration_ns) {
 		if (c->count_set)
 			ds_usage_error("--count and --duration exclude each other");
 		if (c->probe.interval_ns == 0)
 			ds_usage_error("--duration needs an --interval above 0");
-		c->probe.count = (uint32_t)((c->duration_ns + c->probe.interval_ns - 1) /
-					    c->probe.interval_ns);
+		c->probe.count =
+		    (uint32_t)((c->duration_ns + c->probe.interval_ns - 1) / c->probe.interval_ns);
 		if (c->probe.count > DS_PROBE_MAX_COUNT)
 			ds_usage_error("--duration / --interval gives more than %u echoes",
 				       DS_PROBE_MAX_COUNT);
 	}
 	if (c->probe.pair_size_small > c->probe.pair_size || c->pair_size_set)
-		c->probe.pair_size_small = (uint16_t)(c->probe.pair_size / 2 >=
-							      DS_WIRE_OVERHEAD + DS_WIRE_ECHO_LEN
-						      ? c->probe.pair_size / 2
-						      : c->probe.pair_size);
+		c->probe.pair_size_small =
+		    (uint16_t)(c->probe.pair_size / 2 >= DS_WIRE_OVERHEAD + DS_WIRE_ECHO_LEN
+				   ? c->probe.pair_size / 2
+				   : c->probe.pair_size);
 }
 
 /* What the agent knows of the path. It does not label it (yet): tell from the address. */
@@ -247,9 +275,8 @@ static void field_u(struct ds_csv_rec *r, double v, bool have)
 		ds_csv_field_long(r, (long long)llround(v));
 }
 
-static int print_csv(const struct config *c, uint32_t run_id, const char *src,
-		     const char *path, const char *remote, const struct ds_probe_result *res,
-		     double ewma)
+static int print_csv(const struct config *c, uint32_t run_id, const char *src, const char *path,
+		     const char *remote, const struct ds_probe_result *res, double ewma)
 {
 	char buf[4096], ts[DS_ISO8601_LEN];
 	struct ds_csv_rec r;
@@ -348,7 +375,8 @@ static int print_raw(const struct config *c, uint32_t run_id, const struct ds_pr
 	return 0;
 }
 
-static void print_bw(const char *dir, const struct ds_probe_dir *d, const struct ds_probe_result *res)
+static void print_bw(const char *dir, const struct ds_probe_dir *d,
+		     const struct ds_probe_result *res)
 {
 	printf("%s: loss %.1f%% (%u/%u)  jitter %.3f ms  owd-var p95 %.3f ms", dir,
 	       isnan(d->loss_pct) ? 0.0 : d->loss_pct, d->lost, d->sent, d->jitter_ms,
@@ -377,20 +405,19 @@ static void print_bw(const char *dir, const struct ds_probe_dir *d, const struct
 	(void)res;
 }
 
-static void print_human(const struct config *c, uint32_t run_id, const char *src,
-			const char *path, const char *remote, const struct ds_probe_result *res,
-			double ewma)
+static void print_human(const struct config *c, uint32_t run_id, const char *src, const char *path,
+			const char *remote, const struct ds_probe_result *res, double ewma)
 {
 	printf("%s -> %s  path %s %s  run %08x\n", src, c->peer, path[0] ? path : "?", remote,
 	       run_id);
 	printf("rtt min/median/p95/max %.3f/%.3f/%.3f/%.3f ms  ewma %.3f ms  jitter %.3f ms"
 	       "  (%u/%u echoes)\n",
-	       res->rtt.min, res->rtt.median, res->rtt.p95, res->rtt.max, ewma,
-	       res->rtt_jitter_ms, res->echoes_answered, res->echoes_sent);
+	       res->rtt.min, res->rtt.median, res->rtt.p95, res->rtt.max, ewma, res->rtt_jitter_ms,
+	       res->echoes_answered, res->echoes_sent);
 	print_bw("fwd", &res->fwd, res);
 	print_bw("rev", &res->rev, res);
-	printf("bytes %llu (sent %llu, peer %llu)", (unsigned long long)(res->bytes_sent +
-									res->bytes_peer),
+	printf("bytes %llu (sent %llu, peer %llu)",
+	       (unsigned long long)(res->bytes_sent + res->bytes_peer),
 	       (unsigned long long)res->bytes_sent, (unsigned long long)res->bytes_peer);
 	if (res->duplicates || res->late || res->bad)
 		printf("  duplicates %u late %u bad %u", res->duplicates, res->late, res->bad);
@@ -404,8 +431,7 @@ static int peer_ready(struct ds_ctl_client *cl, const char *peer, struct ds_ctl_
 	int err;
 
 	while ((err = ds_ctl_peer(cl, peer, info)) == 0 &&
-	       !(info->peer_info.peer_flags & DS_CTL_PEER_ESTABLISHED) &&
-	       ds_clock_ns() < deadline)
+	       !(info->peer_info.peer_flags & DS_CTL_PEER_ESTABLISHED) && ds_clock_ns() < deadline)
 		usleep(50000);
 	if (err)
 		return err;
@@ -431,8 +457,10 @@ int main(int argc, char **argv)
 
 	err = ds_ctl_connect(c.state_dir, "ds-pairprobe", run_id, "pairprobe", c.peer, &cl);
 	if (err == -ENOENT || err == -ECONNREFUSED)
-		ds_errx(1, "no agent at %s (ds-pairprobe rides the agent's warm port: start "
-			   "ds-agent --state %s)", c.state_dir, c.state_dir);
+		ds_errx(1,
+			"no agent at %s (ds-pairprobe rides the agent's warm port: start "
+			"ds-agent --state %s)",
+			c.state_dir, c.state_dir);
 	if (err)
 		ds_errc(1, -err, "cannot talk to the agent at %s", c.state_dir);
 	snprintf(src, sizeof(src), "%s", ds_ctl_agent_name(cl));
@@ -443,8 +471,9 @@ int main(int argc, char **argv)
 	}
 	if (err) {
 		ds_warnx("no session with %s (%s)", c.peer,
-			 err == -ENOTCONN ? "no handshake in 5 s: is its agent running and reachable?"
-					  : strerror(-err));
+			 err == -ENOTCONN
+			     ? "no handshake in 5 s: is its agent running and reachable?"
+			     : strerror(-err));
 		goto out;
 	}
 	path = path_label(&info);
@@ -469,7 +498,8 @@ int main(int argc, char **argv)
 		if (err == -ECONNREFUSED)
 			ds_warnx("%s refused the measurement (mesh testing is off there)", c.peer);
 		else if (err == -EBUSY)
-			ds_warnx("%s is busy (rate limit or too many runs); try again later", c.peer);
+			ds_warnx("%s is busy (rate limit or too many runs); try again later",
+				 c.peer);
 		else
 			ds_warnc(-err, "run %08x to %s", run_id, c.peer);
 		ds_probe_result(p, &res);

@@ -26,8 +26,8 @@ struct req {
 	int64_t rx_ns;       /* reply arrival, our kernel stamp */
 	int64_t peer_rx_ns, peer_tx_ns;
 	uint32_t rx_count;
-	uint32_t arrival;    /* order of arrival of the replies, from 1 */
-	uint32_t order;      /* order of sending, from 1 */
+	uint32_t arrival; /* order of arrival of the replies, from 1 */
+	uint32_t order;   /* order of sending, from 1 */
 	uint16_t len, reply_len, got_len;
 	uint8_t kind, state;
 	bool kernel_tx;
@@ -44,8 +44,8 @@ struct ds_probe {
 	struct ds_probe_opts o;
 	struct req *req;
 	size_t nreq, i_pair, i_warm, i_train, i_close; /* first index of each part */
-	struct rdata *rpair;  /* pairs x 2 */
-	struct rdata *rtrain; /* train */
+	struct rdata *rpair;                           /* pairs x 2 */
+	struct rdata *rtrain;                          /* train */
 	bool rpair_req[DS_PROBE_MAX_PAIRS], rtrain_req;
 	uint16_t rpair_req_len[DS_PROBE_MAX_PAIRS], rtrain_req_len;
 	uint32_t nsent, arrivals;
@@ -177,7 +177,7 @@ int ds_probe_echo_body(const struct ds_probe *p, uint32_t seq, uint64_t body_tx_
 		       size_t cap)
 {
 	ssize_t i = req_index(p, seq);
-	struct ds_wire_echo e = { .seq = seq, .sender_tx_ns = body_tx_ns };
+	struct ds_wire_echo e = {.seq = seq, .sender_tx_ns = body_tx_ns};
 	size_t blen;
 
 	if (i < 0)
@@ -194,7 +194,7 @@ int ds_probe_echo_body(const struct ds_probe *p, uint32_t seq, uint64_t body_tx_
 int ds_probe_pair_request_body(const struct ds_probe *p, uint32_t seq, uint64_t body_tx_ns,
 			       uint8_t *buf, size_t cap)
 {
-	struct ds_wire_pair_request r = { .seq = seq, .sender_tx_ns = body_tx_ns };
+	struct ds_wire_pair_request r = {.seq = seq, .sender_tx_ns = body_tx_ns};
 
 	if (is_rev_pair(p, seq)) {
 		r.count = 1;
@@ -291,8 +291,8 @@ enum ds_probe_verdict ds_probe_echo_reply(struct ds_probe *p, const struct ds_wi
 	 * it must fit inside the round trip we timed. rx_count cannot exceed what we sent. */
 	rtt = rx_ns - r->tx_ns;
 	turn = (int64_t)(e->responder_tx_ns - e->responder_rx_ns);
-	if (rtt < 0 || e->responder_tx_ns < e->responder_rx_ns || turn > rtt ||
-	    e->rx_count == 0 || e->rx_count > p->nsent || pkt_len > r->len) {
+	if (rtt < 0 || e->responder_tx_ns < e->responder_rx_ns || turn > rtt || e->rx_count == 0 ||
+	    e->rx_count > p->nsent || pkt_len > r->len) {
 		p->bad++;
 		p->bytes_garbage += pkt_len;
 		return DS_PROBE_BAD;
@@ -578,7 +578,7 @@ out:
 static void capacity(const struct ds_pair_sample *s, const int64_t *send_gap, size_t n,
 		     const uint32_t *size1, struct ds_probe_dir *d)
 {
-	struct ds_pair_sample keep[DS_PROBE_MAX_PAIRS] = { { 0 } };
+	struct ds_pair_sample keep[DS_PROBE_MAX_PAIRS] = {{0}};
 	double big[DS_PROBE_MAX_PAIRS], small[DS_PROBE_MAX_PAIRS];
 	size_t nk = 0, nb = 0, ns = 0;
 	uint32_t big_bits = 0, small_bits = UINT32_MAX;
@@ -592,7 +592,8 @@ static void capacity(const struct ds_pair_sample *s, const int64_t *send_gap, si
 		if (disp <= 0 || s[i].size2_bytes == 0)
 			continue;
 		if (send_gap[i] * 10 >= disp * 7 || disp <= RESOLUTION_NS) {
-			double b = bits / ((double)(disp > RESOLUTION_NS ? disp : RESOLUTION_NS) / 1e3);
+			double b =
+			    bits / ((double)(disp > RESOLUTION_NS ? disp : RESOLUTION_NS) / 1e3);
 
 			if (isnan(lb) || b > lb)
 				lb = b;
@@ -734,8 +735,8 @@ int ds_probe_result(const struct ds_probe *p, struct ds_probe_result *res)
 
 		if (!answered(a) || !answered(b))
 			continue;
-		s[n] = (struct ds_pair_sample){ a->tx_ns, b->tx_ns, a->peer_rx_ns, b->peer_rx_ns,
-						(uint32_t)(b->len + p->o.ip_overhead) };
+		s[n] = (struct ds_pair_sample){a->tx_ns, b->tx_ns, a->peer_rx_ns, b->peer_rx_ns,
+					       (uint32_t)(b->len + p->o.ip_overhead)};
 		gap[n] = b->tx_ns - a->tx_ns;
 		size1[n++] = (uint32_t)(b->len + p->o.ip_overhead);
 	}
@@ -747,8 +748,8 @@ int ds_probe_result(const struct ds_probe *p, struct ds_probe_result *res)
 
 		if (!a->got || !b->got)
 			continue;
-		s[n] = (struct ds_pair_sample){ a->peer_tx_ns, b->peer_tx_ns, a->rx_ns, b->rx_ns,
-						(uint32_t)(b->len + p->o.ip_overhead) };
+		s[n] = (struct ds_pair_sample){a->peer_tx_ns, b->peer_tx_ns, a->rx_ns, b->rx_ns,
+					       (uint32_t)(b->len + p->o.ip_overhead)};
 		gap[n] = b->peer_tx_ns - a->peer_tx_ns;
 		size1[n++] = (uint32_t)(b->len + p->o.ip_overhead);
 	}
@@ -805,7 +806,7 @@ int ds_probe_result(const struct ds_probe *p, struct ds_probe_result *res)
 
 static const char *kind_name(uint8_t k)
 {
-	static const char *const names[] = { "echo", "fwd-pair", "warm", "fwd-train", "close" };
+	static const char *const names[] = {"echo", "fwd-pair", "warm", "fwd-train", "close"};
 
 	return names[k];
 }
@@ -837,7 +838,7 @@ int ds_probe_raw_row(const struct ds_probe *p, size_t index, struct ds_probe_raw
 		if (index--)
 			continue;
 		row->kind = kind_name(r->kind);
-		row->seq = (uint32_t)(i < p->i_pair	  ? DS_PROBE_SEQ_ECHO + i
+		row->seq = (uint32_t)(i < p->i_pair    ? DS_PROBE_SEQ_ECHO + i
 				      : i < p->i_warm  ? DS_PROBE_SEQ_FWD_PAIR + (i - p->i_pair)
 				      : i < p->i_train ? DS_PROBE_SEQ_WARM + (i - p->i_warm)
 				      : i < p->i_close ? DS_PROBE_SEQ_FWD_TRAIN + (i - p->i_train)
@@ -870,7 +871,8 @@ int ds_probe_raw_row(const struct ds_probe *p, size_t index, struct ds_probe_raw
 		if (index--)
 			continue;
 		row->kind = pair ? "rev-pair" : "rev-train";
-		row->seq = pair ? DS_PROBE_SEQ_REV_PAIR + (uint32_t)(i / 2) : DS_PROBE_SEQ_REV_TRAIN;
+		row->seq =
+		    pair ? DS_PROBE_SEQ_REV_PAIR + (uint32_t)(i / 2) : DS_PROBE_SEQ_REV_TRAIN;
 		row->size = pair ? rev_pair_size(p, (uint32_t)(i / 2)) : p->o.pair_size;
 		row->status = x->got ? "ok" : "lost";
 		row->sent_ms = NAN;
@@ -910,8 +912,7 @@ static int ewma_path(const char *dir, const char *peer, char *buf, size_t len, b
 	return 0;
 }
 
-int ds_probe_ewma_load(const char *state_dir, const char *peer, double *ewma_ms,
-		       uint64_t *runs)
+int ds_probe_ewma_load(const char *state_dir, const char *peer, double *ewma_ms, uint64_t *runs)
 {
 	char path[4096], line[128], *end;
 	FILE *f;
@@ -1023,8 +1024,8 @@ static int flush(struct drv *d)
 	unsigned done = 0;
 
 	for (unsigned i = 0; i < d->nbatch; i++) {
-		iov[i] = (struct iovec){ .iov_base = d->batch[i], .iov_len = d->batch_len[i] };
-		mh[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
+		iov[i] = (struct iovec){.iov_base = d->batch[i], .iov_len = d->batch_len[i]};
+		mh[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = &iov[i], .msg_iovlen = 1}};
 	}
 	while (done < d->nbatch) {
 		int r = sendmmsg(d->fd, mh + done, d->nbatch - done, MSG_NOSIGNAL);
@@ -1044,7 +1045,7 @@ static int flush(struct drv *d)
 static int queue_req(struct drv *d, uint8_t type, uint32_t seq, const uint8_t *body, size_t blen,
 		     uint64_t body_tx)
 {
-	struct ds_ctl_msg m = { .type = DS_CTL_SEND, .run_id = d->run_id };
+	struct ds_ctl_msg m = {.type = DS_CTL_SEND, .run_id = d->run_id};
 	unsigned slot;
 	int len;
 
@@ -1185,7 +1186,7 @@ static int pump(struct drv *d, int64_t until, bool (*done)(struct drv *))
 {
 	for (;;) {
 		int64_t now = ds_clock_ns();
-		struct pollfd pf = { .fd = d->fd, .events = POLLIN };
+		struct pollfd pf = {.fd = d->fd, .events = POLLIN};
 		struct timespec ts;
 		struct ds_ctl_msg m;
 		ssize_t n;
@@ -1248,8 +1249,7 @@ static bool nothing_outstanding(struct drv *d)
 	return d->outstanding == 0;
 }
 
-int ds_probe_run(struct ds_probe *p, struct ds_ctl_client *c, uint32_t run_id,
-		 const char *peer)
+int ds_probe_run(struct ds_probe *p, struct ds_ctl_client *c, uint32_t run_id, const char *peer)
 {
 	const struct ds_probe_opts *o = &p->o;
 	struct drv *d = calloc(1, sizeof(*d));

@@ -50,44 +50,44 @@ struct ds_ctl_client;
 #define DS_PROBE_MAX_CLOSERS 4u
 
 struct ds_probe_opts {
-	uint32_t count;          /* echoes, 1..DS_PROBE_MAX_COUNT */
-	int64_t interval_ns;     /* between echoes */
-	uint16_t size;           /* echo request (and reply) packet length, UDP payload */
-	uint32_t pairs;          /* per direction, 0..DS_PROBE_MAX_PAIRS */
-	uint16_t pair_size;      /* large pair packets; small ones are half as large */
+	uint32_t count;      /* echoes, 1..DS_PROBE_MAX_COUNT */
+	int64_t interval_ns; /* between echoes */
+	uint16_t size;       /* echo request (and reply) packet length, UDP payload */
+	uint32_t pairs;      /* per direction, 0..DS_PROBE_MAX_PAIRS */
+	uint16_t pair_size;  /* large pair packets; small ones are half as large */
 	uint16_t pair_size_small;
-	int64_t pair_gap_ns;     /* between two pairs */
-	uint32_t train;          /* packets per direction in the shaper train, 0 = none */
-	int64_t wait_ns;         /* a reply later than this after its request is late (lost) */
-	uint16_t ip_overhead;    /* IP + UDP header bytes: 28 (IPv4) or 48 (IPv6) */
-	int tos;                 /* -1 = socket default, else the TOS / traffic class byte */
-	bool clock_synced;       /* the two sides' clocks agree: absolute one-way delay */
+	int64_t pair_gap_ns;  /* between two pairs */
+	uint32_t train;       /* packets per direction in the shaper train, 0 = none */
+	int64_t wait_ns;      /* a reply later than this after its request is late (lost) */
+	uint16_t ip_overhead; /* IP + UDP header bytes: 28 (IPv4) or 48 (IPv6) */
+	int tos;              /* -1 = socket default, else the TOS / traffic class byte */
+	bool clock_synced;    /* the two sides' clocks agree: absolute one-way delay */
 };
 /* The standard small test: 10 echoes 20 ms apart, 5 pairs each way, no train. */
 void ds_probe_opts_default(struct ds_probe_opts *o);
 
 /* One direction's figures. Any figure that could not be measured is NAN. */
 struct ds_probe_dir {
-	uint32_t sent;         /* requests (fwd) or replies the responder sent (rev) */
+	uint32_t sent; /* requests (fwd) or replies the responder sent (rev) */
 	uint32_t lost;
 	double loss_pct;
-	uint32_t reordered;    /* RFC 4737: arrived after a later-sent packet */
-	double jitter_ms;      /* RFC 3550 interarrival jitter */
-	double pdv_p95_ms;     /* RFC 5481 PDV: one-way delay minus its minimum, p95 */
+	uint32_t reordered; /* RFC 4737: arrived after a later-sent packet */
+	double jitter_ms;   /* RFC 3550 interarrival jitter */
+	double pdv_p95_ms;  /* RFC 5481 PDV: one-way delay minus its minimum, p95 */
 	double pdv_max_ms;
-	double owd_ms;         /* median one-way delay, only with clock_synced */
+	double owd_ms; /* median one-way delay, only with clock_synced */
 	/* Packet pairs (CapProbe). */
-	double bw_mbps;        /* the capacity reported: pairs, or the train's sustained rate
-				* when a shaper was found */
-	double bw_pair_mbps;   /* what the pairs say (the bottleneck's line rate) */
+	double bw_mbps;             /* the capacity reported: pairs, or the train's sustained rate
+				     * when a shaper was found */
+	double bw_pair_mbps;        /* what the pairs say (the bottleneck's line rate) */
 	double bw_lower_bound_mbps; /* pairs spread less than we can time: at least this */
 	double dispersion_us;
 	int valid_pairs;
-	bool converged;        /* CapProbe agreement, and the two sizes agree */
-	bool coalescing;       /* both sizes gave the same dispersion: interrupt coalescing */
+	bool converged;  /* CapProbe agreement, and the two sizes agree */
+	bool coalescing; /* both sizes gave the same dispersion: interrupt coalescing */
 	/* Train. */
 	double train_head_mbps, train_tail_mbps;
-	int shaper;            /* -1 not tested, 0 no, 1 yes */
+	int shaper; /* -1 not tested, 0 no, 1 yes */
 	double shaper_burst_bytes;
 };
 
@@ -157,11 +157,11 @@ struct ds_probe_raw {
 	const char *kind; /* echo, fwd-pair, fwd-train, close, rev-pair, rev-train */
 	uint32_t seq;
 	uint32_t size;
-	double sent_ms;   /* our clock (requests) or the peer's, shifted (reverse data) */
-	double recv_ms;   /* NAN when lost */
-	double rtt_ms;    /* echoes: turnaround removed */
+	double sent_ms; /* our clock (requests) or the peer's, shifted (reverse data) */
+	double recv_ms; /* NAN when lost */
+	double rtt_ms;  /* echoes: turnaround removed */
 	double owd_fwd_ms, owd_rev_ms;
-	double gap_us;    /* pairs and trains: arrival gap to the previous packet */
+	double gap_us;      /* pairs and trains: arrival gap to the previous packet */
 	const char *status; /* ok, lost, late, dup */
 };
 int ds_probe_raw_row(const struct ds_probe *p, size_t index, struct ds_probe_raw *row);
@@ -177,15 +177,13 @@ void ds_probe_train(const int64_t *rx_ns, const uint32_t *bits, size_t n, double
 /* ---- the EWMA of the median RTT carried across runs, per peer, in the state dir ----
  * File DIR/pairprobe/PEER.ewma: one line "rtt_ewma_ms runs". Replaced atomically (write a
  * temporary file, fsync, rename). load: 0, -ENOENT (first run), -EBADMSG. */
-int ds_probe_ewma_load(const char *state_dir, const char *peer, double *ewma_ms,
-		       uint64_t *runs);
+int ds_probe_ewma_load(const char *state_dir, const char *peer, double *ewma_ms, uint64_t *runs);
 int ds_probe_ewma_save(const char *state_dir, const char *peer, double ewma_ms, uint64_t runs);
 
 /* ---- one run through the agent ----
  * Sends the plan to `peer` under run_id over the control client c and collects the
  * answers into p. 0, or -errno from the agent (-ENOTCONN: the peer's session is not
  * established, -EHOSTUNREACH: no path, -ECONNRESET: the agent went away). */
-int ds_probe_run(struct ds_probe *p, struct ds_ctl_client *c, uint32_t run_id,
-		 const char *peer);
+int ds_probe_run(struct ds_probe *p, struct ds_ctl_client *c, uint32_t run_id, const char *peer);
 
 #endif

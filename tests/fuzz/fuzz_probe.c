@@ -84,14 +84,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				continue;
 			seq = plan[nsent];
 			n = seq >= DS_PROBE_SEQ_REV_PAIR
-				    ? ds_probe_pair_request_body(p, seq, (uint64_t)now, body, sizeof(body))
-				    : ds_probe_echo_body(p, seq, (uint64_t)now, body, sizeof(body));
+				? ds_probe_pair_request_body(p, seq, (uint64_t)now, body,
+							     sizeof(body))
+				: ds_probe_echo_body(p, seq, (uint64_t)now, body, sizeof(body));
 			if (n < 0 || ds_probe_sent(p, seq, (uint64_t)now, now, (size_t)n + 48) != 0)
 				abort(); /* the plan is the engine's own: it must accept it */
 			sent[nsent] = seq;
 			sent_t[nsent++] = now;
 		} else if (op == 1 && i + 12 <= size) {
-			struct ds_wire_echo e = { 0 };
+			struct ds_wire_echo e = {0};
 			uint32_t k = nsent ? data[i] % nsent : 0;
 
 			if (nsent) {
@@ -128,7 +129,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		} else if (op == 4 && i + 3 <= size) {
 			if (nsent)
 				ds_probe_tx_stamp(p, sent[data[i] % nsent],
-						  sent_t[data[i] % nsent] + u16(data + i + 1) - 30000);
+						  sent_t[data[i] % nsent] + u16(data + i + 1) -
+						      30000);
 			i += 3;
 		} else if (op == 5 && i + 2 <= size) {
 			ds_probe_garbage(p, u16(data + i));
@@ -140,7 +142,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)ds_probe_complete(p);
 	(void)ds_probe_closers_answered(p);
 	if (ds_probe_result(p, &r) == 0) {
-		const struct ds_probe_dir *d[2] = { &r.fwd, &r.rev };
+		const struct ds_probe_dir *d[2] = {&r.fwd, &r.rev};
 
 		for (int k = 0; k < 2; k++) {
 			if (!isnan(d[k]->loss_pct) && (d[k]->loss_pct < 0 || d[k]->loss_pct > 100))

@@ -44,7 +44,7 @@ static struct ds_probe *mk(uint32_t count, uint32_t pairs, uint32_t train)
  * around in turn ns; the reply takes rev (lost: rev < 0). Returns the verdict or -1. */
 static int echo(struct sim *s, uint32_t seq, int64_t t, int64_t fwd, int64_t turn, int64_t rev)
 {
-	struct ds_wire_echo e = { .seq = seq, .sender_tx_ns = (uint64_t)t };
+	struct ds_wire_echo e = {.seq = seq, .sender_tx_ns = (uint64_t)t};
 	uint8_t body[DS_WIRE_BODY_MAX];
 	int blen = ds_probe_echo_body(s->p, seq, (uint64_t)t, body, sizeof(body));
 
@@ -77,8 +77,8 @@ static size_t pkt_len(struct ds_probe *p, uint32_t seq)
 
 /* A forward pair through a bottleneck of `mbps`: the second packet leaves the bottleneck
  * its serialization time after the first. gap = the sender's spacing. */
-static void fwd_pair(struct sim *s, uint32_t k, int64_t t, int64_t gap, double mbps,
-		     int64_t base, int64_t extra)
+static void fwd_pair(struct sim *s, uint32_t k, int64_t t, int64_t gap, double mbps, int64_t base,
+		     int64_t extra)
 {
 	uint32_t a = DS_PROBE_SEQ_FWD_PAIR + 2 * k, b = a + 1;
 	int64_t ser2 = (int64_t)((pkt_len(s->p, b) + IPV4_OVH) * 8.0 / mbps * 1e3);
@@ -90,8 +90,8 @@ static void fwd_pair(struct sim *s, uint32_t k, int64_t t, int64_t gap, double m
 	echo(s, b, t + gap, arr2 - (t + gap), 10 * US, base);
 }
 
-static void rev_pair(struct sim *s, uint32_t k, int64_t t, double mbps, int64_t base,
-		     int64_t extra, int64_t disp_override)
+static void rev_pair(struct sim *s, uint32_t k, int64_t t, double mbps, int64_t base, int64_t extra,
+		     int64_t disp_override)
 {
 	uint32_t seq = DS_PROBE_SEQ_REV_PAIR + k;
 	uint8_t body[64];
@@ -102,11 +102,12 @@ static void rev_pair(struct sim *s, uint32_t k, int64_t t, double mbps, int64_t 
 	CHECK(ds_wire_pair_request_decode(body, (size_t)n, &r) == 0);
 	CHECK(ds_probe_sent(s->p, seq, (uint64_t)t, t, (size_t)n + 48) == 0);
 	for (int m = 0; m < 2; m++) {
-		struct ds_wire_pair_data d = { .seq = seq, .member = (uint8_t)m, .size = r.size,
-					       .count = 1 };
+		struct ds_wire_pair_data d = {
+		    .seq = seq, .member = (uint8_t)m, .size = r.size, .count = 1};
 		int64_t ser = (int64_t)((r.size + IPV4_OVH) * 8.0 / mbps * 1e3);
 		int64_t peer_tx = t + base + OFFSET + m * 2 * US;
-		int64_t arr = t + 2 * base + ser + extra + m * (disp_override ? disp_override : ser);
+		int64_t arr =
+		    t + 2 * base + ser + extra + m * (disp_override ? disp_override : ser);
 
 		d.responder_tx_ns = (uint64_t)peer_tx;
 		CHECK(ds_probe_pair_data(s->p, &d, arr, r.size) == DS_PROBE_OK);
@@ -120,7 +121,7 @@ static void closer(struct sim *s, int64_t t, int64_t base)
 
 static void clean_run_figures(void)
 {
-	struct sim s = { .p = mk(10, 5, 0) };
+	struct sim s = {.p = mk(10, 5, 0)};
 	struct ds_probe_result r;
 	int64_t t = 1000 * MS;
 
@@ -162,7 +163,7 @@ static void clean_run_figures(void)
 
 static void loss_split_by_direction(void)
 {
-	struct sim s = { .p = mk(20, 0, 0) };
+	struct sim s = {.p = mk(20, 0, 0)};
 	struct ds_probe_result r;
 	int64_t t = 0;
 
@@ -186,7 +187,7 @@ static void loss_split_by_direction(void)
 
 static void tail_loss_told_apart_by_the_closer(void)
 {
-	struct sim s = { .p = mk(5, 0, 0) };
+	struct sim s = {.p = mk(5, 0, 0)};
 	struct ds_probe_result r;
 
 	for (uint32_t i = 1; i <= 4; i++)
@@ -198,7 +199,7 @@ static void tail_loss_told_apart_by_the_closer(void)
 	CHECK_INT(r.rev.lost, 1);
 
 	ds_probe_free(s.p);
-	s = (struct sim){ .p = mk(5, 0, 0) };
+	s = (struct sim){.p = mk(5, 0, 0)};
 	for (uint32_t i = 1; i <= 4; i++)
 		echo(&s, i, i * 10 * MS, MS, 0, MS);
 	echo(&s, 5, 50 * MS, -1, 0, MS); /* the last request lost */
@@ -211,7 +212,7 @@ static void tail_loss_told_apart_by_the_closer(void)
 
 static void nothing_back_is_no_figure(void)
 {
-	struct sim s = { .p = mk(5, 0, 0) };
+	struct sim s = {.p = mk(5, 0, 0)};
 	struct ds_probe_result r;
 
 	for (uint32_t i = 1; i <= 5; i++)
@@ -225,7 +226,7 @@ static void nothing_back_is_no_figure(void)
 
 static void bad_replies_counted_never_used(void)
 {
-	struct sim s = { .p = mk(5, 0, 0) };
+	struct sim s = {.p = mk(5, 0, 0)};
 	struct ds_probe_result r, clean;
 	struct ds_wire_echo e;
 
@@ -233,9 +234,11 @@ static void bad_replies_counted_never_used(void)
 		CHECK(echo(&s, i, i * 10 * MS, MS, 10 * US, MS) == DS_PROBE_OK);
 	CHECK(ds_probe_result(s.p, &clean) == 0);
 	/* duplicate of seq 2 with a different, tempting RTT */
-	e = (struct ds_wire_echo){ .seq = 2, .rx_count = 2, .sender_tx_ns = 20 * MS,
-				   .responder_rx_ns = 20 * MS + MS + OFFSET,
-				   .responder_tx_ns = 20 * MS + MS + OFFSET };
+	e = (struct ds_wire_echo){.seq = 2,
+				  .rx_count = 2,
+				  .sender_tx_ns = 20 * MS,
+				  .responder_rx_ns = 20 * MS + MS + OFFSET,
+				  .responder_tx_ns = 20 * MS + MS + OFFSET};
 	CHECK(ds_probe_echo_reply(s.p, &e, 20 * MS + 100 * US, 88) == DS_PROBE_DUPLICATE);
 	/* unknown seq, seq never sent, forged sender time */
 	e.seq = 77;
@@ -249,8 +252,8 @@ static void bad_replies_counted_never_used(void)
 	 * a reply larger than the request */
 	s.p = s.p;
 	{
-		struct sim s2 = { .p = mk(3, 0, 0) };
-		struct ds_wire_echo b = { .seq = 1, .sender_tx_ns = 0, .rx_count = 1 };
+		struct sim s2 = {.p = mk(3, 0, 0)};
+		struct ds_wire_echo b = {.seq = 1, .sender_tx_ns = 0, .rx_count = 1};
 
 		ds_probe_sent(s2.p, 1, 0, 0, 88);
 		b.responder_rx_ns = 5;
@@ -272,7 +275,7 @@ static void bad_replies_counted_never_used(void)
 	}
 	/* pair data nobody asked for, of the wrong size, or a duplicate */
 	{
-		struct ds_wire_pair_data d = { .seq = DS_PROBE_SEQ_REV_PAIR, .member = 0 };
+		struct ds_wire_pair_data d = {.seq = DS_PROBE_SEQ_REV_PAIR, .member = 0};
 
 		CHECK(ds_probe_pair_data(s.p, &d, 40 * MS, 1472) == DS_PROBE_BAD);
 		d.seq = 12345;
@@ -290,7 +293,7 @@ static void bad_replies_counted_never_used(void)
 
 static void late_reply_is_lost_on_the_way_back(void)
 {
-	struct sim s = { .p = mk(4, 0, 0) };
+	struct sim s = {.p = mk(4, 0, 0)};
 	struct ds_probe_result r;
 
 	CHECK(echo(&s, 1, 0, MS, 0, MS) == DS_PROBE_OK);
@@ -307,21 +310,21 @@ static void late_reply_is_lost_on_the_way_back(void)
 
 static void reordering_per_direction(void)
 {
-	struct sim s = { .p = mk(6, 0, 0) };
+	struct sim s = {.p = mk(6, 0, 0)};
 	struct ds_probe_result r;
 	uint8_t body[64];
 	struct ds_wire_echo e[6];
 
 	/* Send 1..6; the responder receives 1 2 4 3 5 6 (forward reordering of 3 and 4);
 	 * the replies arrive 1 2 3 4 6 5 (reverse reordering). */
-	static const uint32_t count_of[6] = { 1, 2, 4, 3, 5, 6 };
-	static const int64_t arrive[6] = { 10, 20, 31, 32, 60, 55 };
+	static const uint32_t count_of[6] = {1, 2, 4, 3, 5, 6};
+	static const int64_t arrive[6] = {10, 20, 31, 32, 60, 55};
 
 	for (uint32_t i = 0; i < 6; i++) {
 		ds_probe_echo_body(s.p, i + 1, i * MS, body, sizeof(body));
 		ds_probe_sent(s.p, i + 1, i * MS, (int64_t)i * MS, 88);
-		e[i] = (struct ds_wire_echo){ .seq = i + 1, .rx_count = count_of[i],
-					      .sender_tx_ns = i * MS };
+		e[i] = (struct ds_wire_echo){
+		    .seq = i + 1, .rx_count = count_of[i], .sender_tx_ns = i * MS};
 	}
 	for (int k = 0; k < 6; k++) { /* in arrival order */
 		int i = k == 4 ? 5 : k == 5 ? 4 : k;
@@ -337,7 +340,7 @@ static void reordering_per_direction(void)
 
 static void sender_limited_pairs_give_a_lower_bound(void)
 {
-	struct sim s = { .p = mk(2, 5, 0) };
+	struct sim s = {.p = mk(2, 5, 0)};
 	struct ds_probe_result r;
 	int64_t t = 0;
 
@@ -356,7 +359,7 @@ static void sender_limited_pairs_give_a_lower_bound(void)
 
 static void cross_traffic_filtered_by_delay_sum(void)
 {
-	struct sim s = { .p = mk(1, 5, 0) };
+	struct sim s = {.p = mk(1, 5, 0)};
 	struct ds_probe_result r;
 
 	echo(&s, 1, 0, MS, 0, MS);
@@ -374,7 +377,7 @@ static void cross_traffic_filtered_by_delay_sum(void)
 
 static void equal_dispersions_for_both_sizes_mean_coalescing(void)
 {
-	struct sim s = { .p = mk(1, 4, 0) };
+	struct sim s = {.p = mk(1, 4, 0)};
 	struct ds_probe_result r;
 
 	echo(&s, 1, 0, MS, 0, MS);
@@ -388,7 +391,7 @@ static void equal_dispersions_for_both_sizes_mean_coalescing(void)
 
 static void sizes_that_disagree_are_not_converged(void)
 {
-	struct sim s = { .p = mk(1, 4, 0) };
+	struct sim s = {.p = mk(1, 4, 0)};
 	struct ds_probe_result r;
 
 	echo(&s, 1, 0, MS, 0, MS);
@@ -434,7 +437,7 @@ static void token_bucket_found_by_the_train(void)
 
 static void train_in_a_run(void)
 {
-	struct sim s = { .p = mk(1, 2, 8) };
+	struct sim s = {.p = mk(1, 2, 8)};
 	struct ds_probe_result r;
 	int64_t t = 0;
 
@@ -466,7 +469,7 @@ static void clock_synced_gives_absolute_one_way_delay(void)
 	struct ds_probe_opts o;
 	struct ds_probe *p;
 	struct ds_probe_result r;
-	struct ds_wire_echo e = { .seq = 1, .rx_count = 1, .sender_tx_ns = 100 * MS };
+	struct ds_wire_echo e = {.seq = 1, .rx_count = 1, .sender_tx_ns = 100 * MS};
 
 	ds_probe_opts_default(&o);
 	o.count = 1;
@@ -512,7 +515,7 @@ static void options_out_of_range_refused(void)
 
 static void raw_rows_one_per_packet(void)
 {
-	struct sim s = { .p = mk(3, 1, 0) };
+	struct sim s = {.p = mk(3, 1, 0)};
 	struct ds_probe_raw row;
 	size_t n = 0;
 
