@@ -21,39 +21,35 @@
 #include "version.h"
 #include "wire.h"
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: ds-agent -k KEYFILE -n NAME --peers FILE --state DIR [options]\n"
-		"       ds-agent --status --state DIR\n"
-		"\n"
-		"Own the warm UDP port, answer authenticated probes from peers, keep paths and NAT\n"
-		"pinholes warm, publish candidates, lend the port to other tools through\n"
-		"DIR/agent.sock. Runs in the foreground until SIGTERM.\n"
-		"\n"
-		"  -k, --key FILE          private key (ds-key genkey); must not be group/other readable\n"
-		"  -n, --name NAME         this agent's name, as in the peers file\n"
-		"      --peers FILE        peers file: CSV name,pubkey[,endpoint]\n"
-		"      --state DIR         state directory (control socket, paths, audit log, status)\n"
-		"  -p, --port PORT         warm UDP port (default %d; 0 = any free port)\n"
-		"      --stun SERVER       STUN server addr[:port] (default port 3478); repeat per family\n"
-		"      --turn SERVER       TURN server (accepted and checked; relaying comes later)\n"
-		"      --turn-user USER    TURN long-term credential user name\n"
-		"      --turn-pass PASS    TURN long-term credential password\n"
-		"      --turn-secret SECRET  TURN REST shared secret (instead of user/pass)\n"
-		"      --rendezvous DIR    candidate exchange directory (default DIR/rendezvous)\n"
-		"      --mesh on|off       answer probes (on) or refuse them (off); also the flag\n"
-		"                          files DIR/mesh-off (this agent) and RDV/mesh-off (fleet)\n"
-		"      --rate-limit PPS    packets per second accepted per source (default 2000;\n"
-		"                          0 = no limit)\n"
-		"      --status            print the running agent's status (peers, paths, drops)\n"
-		"  -4, -6                  IPv4 or IPv6 only (default: both)\n"
-		"  -q, --quiet             only errors\n"
-		"  -v, --verbose           more detail on stderr\n"
-		"  -h, --help              this help\n"
-		"  -V, --version           version and features\n",
-		DS_WIRE_DEFAULT_PORT);
-}
+static const char help[] =
+	"usage: ds-agent -k KEYFILE -n NAME --peers FILE --state DIR [options]\n"
+	"       ds-agent --status --state DIR\n"
+	"\n"
+	"Own the warm UDP port, answer authenticated probes from peers, keep paths and NAT\n"
+	"pinholes warm, publish candidates, lend the port to other tools through\n"
+	"DIR/agent.sock. Runs in the foreground until SIGTERM.\n"
+	"\n"
+	"  -k, --key FILE          private key (ds-key genkey), not group/other readable\n"
+	"  -n, --name NAME         this agent's name, as in the peers file\n"
+	"      --peers FILE        peers file: CSV name,pubkey[,endpoint]\n"
+	"      --state DIR         state directory (control socket, paths, audit, status)\n"
+	"  -p, --port PORT         warm UDP port (default 41878; 0 = any free port)\n"
+	"      --stun SERVER       STUN server addr[:port] (port 3478); repeat per family\n"
+	"      --turn SERVER       TURN server (accepted and checked; relaying comes later)\n"
+	"      --turn-user USER    TURN long-term credential user name\n"
+	"      --turn-pass PASS    TURN long-term credential password\n"
+	"      --turn-secret SECRET  TURN REST shared secret (instead of user/pass)\n"
+	"      --rendezvous DIR    candidate exchange directory (default DIR/rendezvous)\n"
+	"      --mesh on|off       answer probes (on) or refuse them (off); also the flag\n"
+	"                          files DIR/mesh-off (this agent) and RDV/mesh-off (fleet)\n"
+	"      --rate-limit PPS    packets per second accepted per source (default 2000;\n"
+	"                          0 = no limit)\n"
+	"      --status            print the running agent's status (peers, paths, drops)\n"
+	"  -4, -6                  IPv4 or IPv6 only (default: both)\n"
+	"  -q, --quiet             only errors\n"
+	"  -v, --verbose           more detail on stderr\n"
+	"  -h, --help              this help\n"
+	"  -V, --version           version and features\n";
 
 enum {
 	OPT_PEERS = 256,
@@ -210,7 +206,7 @@ int main(int argc, char **argv)
 			break;
 		case OPT_RATE:
 			if (ds_parse_long(optarg, 0, 100000000, &ll) != 0)
-				ds_usage_error("bad --rate-limit '%s' (packets per second, 0 = none)",
+				ds_usage_error("bad --rate-limit '%s' (packets/s, 0 = none)",
 					       optarg);
 			cfg.rate_pps = (double)ll;
 			break;
@@ -230,7 +226,7 @@ int main(int argc, char **argv)
 			verbosity++;
 			break;
 		case 'h':
-			usage(stdout);
+			fputs(help, stdout);
 			return DS_EXIT_OK;
 		case 'V':
 			ds_version_print(stdout, "ds-agent");
@@ -268,7 +264,8 @@ int main(int argc, char **argv)
 		if (turn_secret && (turn_user || turn_pass))
 			ds_usage_error("--turn-secret excludes --turn-user/--turn-pass");
 		if (!turn_secret && (!turn_user || !turn_pass))
-			ds_usage_error("--turn needs --turn-user and --turn-pass, or --turn-secret");
+			ds_usage_error("--turn needs --turn-user and --turn-pass, or "
+				       "--turn-secret");
 	}
 	cfg.families = fam;
 	cfg.name = name;
@@ -296,7 +293,8 @@ int main(int argc, char **argv)
 		ds_errc(DS_EXIT_FAILURE, ret, "rendezvous directory %s", rdv);
 	cfg.rdv_dir = rdv;
 	if (turn)
-		ds_verbose("TURN server %s accepted; relay allocation is not implemented yet", turn);
+		ds_verbose("TURN server %s accepted; relay allocation is not implemented yet",
+			   turn);
 
 	signal(SIGPIPE, SIG_IGN);
 	ret = ds_loop_new(&loop);

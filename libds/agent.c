@@ -20,22 +20,29 @@
 #include "udp.h"
 #include "wire.h"
 
-#define RATE_BUCKETS  4096 /* power of two */
-#define RUN_SLOTS     1024 /* power of two: responder-side runs tracked for the audit log */
-#define RUN_IDLE_NS   (10LL * DS_NSEC_PER_SEC)
-#define PAIR_JOBS     16   /* packet-pair answers with gaps in progress */
-#define OUT_MAX       DS_UDP_BATCH
-#define FAM_IDX(f)    ((f) == AF_INET6 ? 1 : 0)
+#define RATE_BUCKETS 4096 /* power of two */
+#define RUN_SLOTS    1024 /* power of two: responder-side runs tracked for the audit log */
+#define RUN_IDLE_NS  (10LL * DS_NSEC_PER_SEC)
+#define PAIR_JOBS    16 /* packet-pair answers with gaps in progress */
+#define OUT_MAX      DS_UDP_BATCH
+#define FAM_IDX(f)   ((f) == AF_INET6 ? 1 : 0)
 
 static const char *const drop_names[DS_DROP_COUNT] = {
-	[DS_DROP_TRUNCATED] = "truncated",     [DS_DROP_NOT_OURS] = "not-ours",
-	[DS_DROP_BAD_TYPE] = "bad-type",       [DS_DROP_BAD_VERSION] = "bad-version",
-	[DS_DROP_RATE_LIMITED] = "rate-limited", [DS_DROP_UNKNOWN_KEY] = "unknown-key",
-	[DS_DROP_BAD_TAG] = "bad-tag",         [DS_DROP_REPLAY] = "replay",
-	[DS_DROP_STALE] = "stale",             [DS_DROP_UNPROVEN] = "unproven-session",
-	[DS_DROP_MALFORMED] = "malformed",     [DS_DROP_NO_RUN] = "no-run",
-	[DS_DROP_CTL_BACKLOG] = "ctl-backlog", [DS_DROP_STUN] = "stun-unexpected",
-	[DS_DROP_UNEXPECTED] = "unexpected",
+    [DS_DROP_TRUNCATED] = "truncated",
+    [DS_DROP_NOT_OURS] = "not-ours",
+    [DS_DROP_BAD_TYPE] = "bad-type",
+    [DS_DROP_BAD_VERSION] = "bad-version",
+    [DS_DROP_RATE_LIMITED] = "rate-limited",
+    [DS_DROP_UNKNOWN_KEY] = "unknown-key",
+    [DS_DROP_BAD_TAG] = "bad-tag",
+    [DS_DROP_REPLAY] = "replay",
+    [DS_DROP_STALE] = "stale",
+    [DS_DROP_UNPROVEN] = "unproven-session",
+    [DS_DROP_MALFORMED] = "malformed",
+    [DS_DROP_NO_RUN] = "no-run",
+    [DS_DROP_CTL_BACKLOG] = "ctl-backlog",
+    [DS_DROP_STUN] = "stun-unexpected",
+    [DS_DROP_UNEXPECTED] = "unexpected",
 };
 
 const char *ds_agent_drop_name(int reason)
@@ -48,11 +55,11 @@ struct ds_agent;
 struct apeer {
 	struct ds_agent *a;
 	const struct ds_peer *cfg;
-	struct ds_pair_keys keys; /* derived at start */
-	struct ds_pair *pair;     /* made when first needed (see pair_of) */
+	struct ds_pair_keys keys;              /* derived at start */
+	struct ds_pair *pair;                  /* made when first needed (see pair_of) */
 	struct ds_addr path[2], path_local[2]; /* per family: where it was last heard from */
-	int64_t path_rx_ns[2];                  /* monotonic, 0 = never confirmed */
-	int64_t confirmed_rt_ns[2];             /* realtime, for paths.csv */
+	int64_t path_rx_ns[2];                 /* monotonic, 0 = never confirmed */
+	int64_t confirmed_rt_ns[2];            /* realtime, for paths.csv */
 	struct ds_cand *cands; /* DS_CAND_MAX, allocated when the peer publishes any */
 	size_t ncands;
 	int64_t cand_mtime;
@@ -367,8 +374,8 @@ static void run_flush(struct ds_agent *a, struct run *r)
 	a->nruns--;
 }
 
-static struct run *run_get(struct ds_agent *a, struct apeer *p, uint32_t run_id,
-			   const char *test, int64_t now)
+static struct run *run_get(struct ds_agent *a, struct apeer *p, uint32_t run_id, const char *test,
+			   int64_t now)
 {
 	uint64_t key = ((uint64_t)(p - a->peers) + 1) << 32 | run_id;
 	size_t mask = RUN_SLOTS - 1, i = mix64(key) & mask;
@@ -489,8 +496,8 @@ static void paths_write(struct ds_agent *a)
 			}
 		}
 		len = ds_paths_format(recs, n, buf, cap);
-		if (len >= 0 &&
-		    ds_state_write_atomic(a->cfg.state_dir, "paths.csv", buf, (size_t)len, 0640) == 0)
+		if (len >= 0 && ds_state_write_atomic(a->cfg.state_dir, "paths.csv", buf,
+						      (size_t)len, 0640) == 0)
 			a->paths_dirty = false;
 	}
 	free(recs);
@@ -516,20 +523,20 @@ static void path_loaded(void *arg, const struct ds_path_rec *r)
 
 /* ---- answering ---- */
 
-static void refuse(struct ds_agent *a, struct apeer *p, const struct ds_wire_hdr *h,
-		   uint32_t seq, const struct ds_udp_msg *m)
+static void refuse(struct ds_agent *a, struct apeer *p, const struct ds_wire_hdr *h, uint32_t seq,
+		   const struct ds_udp_msg *m)
 {
 	struct ds_wire_refusal r = {
-		.reason = a->fleet_off ? DS_REFUSE_FLEET_OFF : DS_REFUSE_MESH_OFF,
-		.refused_type = h->type,
-		.refused_seq = seq,
+	    .reason = a->fleet_off ? DS_REFUSE_FLEET_OFF : DS_REFUSE_MESH_OFF,
+	    .refused_type = h->type,
+	    .refused_seq = seq,
 	};
 	uint8_t body[DS_WIRE_REFUSAL_LEN];
 
 	if (ds_wire_refusal_encode(&r, body, sizeof(body)) < 0)
 		return;
-	if (send_sealed(a, p, DS_WIRE_REFUSAL, h->run_id, body, sizeof(body), &m->peer,
-			&m->local) > 0)
+	if (send_sealed(a, p, DS_WIRE_REFUSAL, h->run_id, body, sizeof(body), &m->peer, &m->local) >
+	    0)
 		a->refused++;
 }
 
@@ -578,13 +585,13 @@ static void pair_send_one(struct ds_agent *a, struct pair_job *j)
 {
 	for (int member = 0; member < 2; member++) {
 		struct ds_wire_pair_data d = {
-			.seq = j->req.seq,
-			.index = j->next,
-			.member = (uint8_t)member,
-			.size = j->req.size,
-			.count = j->req.count,
-			.sender_tx_ns = j->req.sender_tx_ns,
-			.responder_tx_ns = (uint64_t)ds_clock_ns(),
+		    .seq = j->req.seq,
+		    .index = j->next,
+		    .member = (uint8_t)member,
+		    .size = j->req.size,
+		    .count = j->req.count,
+		    .sender_tx_ns = j->req.sender_tx_ns,
+		    .responder_tx_ns = (uint64_t)ds_clock_ns(),
 		};
 		size_t blen = j->req.size - DS_WIRE_OVERHEAD;
 		struct run *r;
@@ -652,9 +659,9 @@ static void answer_pair(struct ds_agent *a, struct apeer *p, const struct ds_wir
 			if (!a->jobs[i].busy)
 				j = &a->jobs[i];
 		if (!j) {
-			struct ds_wire_refusal rf = { .reason = DS_REFUSE_BUSY,
-						      .refused_type = h->type,
-						      .refused_seq = req.seq };
+			struct ds_wire_refusal rf = {.reason = DS_REFUSE_BUSY,
+						     .refused_type = h->type,
+						     .refused_seq = req.seq};
 			uint8_t rb[DS_WIRE_REFUSAL_LEN];
 
 			if (ds_wire_refusal_encode(&rf, rb, sizeof(rb)) >= 0)
@@ -686,7 +693,7 @@ static void answer_pair(struct ds_agent *a, struct apeer *p, const struct ds_wir
 static void forward_packet(struct ds_agent *a, struct apeer *p, const struct ds_wire_hdr *h,
 			   const uint8_t *body, size_t blen, const struct ds_udp_msg *m)
 {
-	struct ds_ctl_msg f = { .type = DS_CTL_PACKET, .run_id = h->run_id };
+	struct ds_ctl_msg f = {.type = DS_CTL_PACKET, .run_id = h->run_id};
 	int r;
 
 	if (!a->ctl || !ds_ctl_server_has_run(a->ctl, h->run_id)) {
@@ -830,8 +837,8 @@ static void handle_datagram(struct ds_agent *a, int fd, struct ds_udp_msg *m)
 	p->rx++;
 	{
 		int f = FAM_IDX(ds_addr_family(&m->peer));
-		int64_t quiet = a->cfg.refresh_min_ns ? a->cfg.refresh_min_ns
-						      : DS_AGENT_REFRESH_MIN_NS;
+		int64_t quiet =
+		    a->cfg.refresh_min_ns ? a->cfg.refresh_min_ns : DS_AGENT_REFRESH_MIN_NS;
 		/* Heard again after a silence, or from a new address (a rebinding): answer
 		 * with a keepalive at once, so the peer hears from us without waiting for our
 		 * next round and its NAT and ours both have the pinhole again. */
@@ -873,7 +880,7 @@ static void drain_txstamps(struct ds_agent *a, int fd)
 
 	while ((n = ds_udp_read_txstamps(fd, ts, 16)) > 0) {
 		for (int i = 0; i < n; i++) {
-			struct ds_ctl_msg f = { .type = DS_CTL_TXSTAMP };
+			struct ds_ctl_msg f = {.type = DS_CTL_TXSTAMP};
 			const uint8_t *b = ts[i].head;
 
 			if (ts[i].head_len < DS_WIRE_HDR_LEN || b[0] < DS_WIRE_TYPE_MIN ||
@@ -983,7 +990,7 @@ static void stun_tick(struct ds_loop *l, void *arg)
 
 static void handle_stun(struct ds_agent *a, int fd, struct ds_udp_msg *m)
 {
-	struct ds_ctl_msg f = { .type = DS_CTL_STUN };
+	struct ds_ctl_msg f = {.type = DS_CTL_STUN};
 	struct ds_stun_msg sm;
 	int id;
 
@@ -1041,8 +1048,8 @@ static void refresh(struct ds_loop *l, void *arg)
 
 		if (fd < 0)
 			continue;
-		ds_stun_enc_init(&e, req, sizeof(req), ds_stun_type(DS_STUN_BINDING, DS_STUN_REQUEST),
-				 NULL);
+		ds_stun_enc_init(&e, req, sizeof(req),
+				 ds_stun_type(DS_STUN_BINDING, DS_STUN_REQUEST), NULL);
 		ds_stun_enc_fingerprint(&e);
 		if (ds_stun_enc_finish(&e, &len) < 0)
 			continue;
@@ -1215,7 +1222,7 @@ static int ctl_send(void *arg, struct ds_ctl_client_ref *c, const struct ds_ctl_
 	struct ds_agent *a = arg;
 	struct apeer *p = peer_by_name(a, m->send.peer);
 	const struct ds_addr *dst, *local = NULL;
-	struct ds_udp_msg um = { .tos = m->send.tos };
+	struct ds_udp_msg um = {.tos = m->send.tos};
 	uint8_t pkt[DS_WIRE_MAX_PACKET];
 	int fd, len, min, r;
 	int64_t now = ds_clock_ns();
@@ -1269,8 +1276,8 @@ static int ctl_send(void *arg, struct ds_ctl_client_ref *c, const struct ds_ctl_
 		um.local = *local;
 	ans->type = DS_CTL_SENT;
 	ans->sent.tx_ns = ds_clock_ns();
-	r = ds_udp_send(fd, &um, 1, (m->send.send_flags & DS_CTL_SEND_TX_STAMP) ?
-					     DS_UDP_SEND_TX_STAMP : 0);
+	r = ds_udp_send(fd, &um, 1,
+			(m->send.send_flags & DS_CTL_SEND_TX_STAMP) ? DS_UDP_SEND_TX_STAMP : 0);
 	if (r < 0)
 		return r;
 	if (r == 0)
@@ -1306,7 +1313,7 @@ static int ctl_peer(void *arg, const struct ds_ctl_msg *m, struct ds_ctl_msg *an
 			ans->peer_info.peer_flags |= DS_CTL_PEER_CONFIRMED;
 	}
 	ans->peer_info.last_rx_age_ms =
-		p->last_rx_ns ? (ds_clock_ns() - p->last_rx_ns) / DS_NSEC_PER_MSEC : -1;
+	    p->last_rx_ns ? (ds_clock_ns() - p->last_rx_ns) / DS_NSEC_PER_MSEC : -1;
 	ans->peer_info.rx_packets = p->rx;
 	ans->peer_info.tx_packets = p->tx;
 	return 0;
@@ -1345,9 +1352,11 @@ __attribute__((format(printf, 4, 5))) static int set_err(char *err, size_t len, 
 int ds_agent_new(const struct ds_agent_config *cfg, struct ds_loop *loop, struct ds_agent **out,
 		 char *err, size_t errlen)
 {
-	struct ds_udp_config ucfg = { .port = cfg->port, .families = cfg->families, .tos = -1,
-				      .family_optional = cfg->families == 0 };
-	struct ds_ctl_ops ops = { 0 };
+	struct ds_udp_config ucfg = {.port = cfg->port,
+				     .families = cfg->families,
+				     .tos = -1,
+				     .family_optional = cfg->families == 0};
+	struct ds_ctl_ops ops = {0};
 	struct ds_agent *a;
 	uint8_t my_pub[DS_KEY_LEN];
 	size_t used = 0;

@@ -40,28 +40,28 @@ struct ds_agent_config {
 	bool mesh_off;
 	struct ds_addr stun[DS_AGENT_MAX_STUN];
 	size_t nstun;
-	double rate_pps;   /* per source address; 0 = unlimited */
-	double rate_burst; /* bucket size; 0 = 2 x rate_pps */
+	double rate_pps;                        /* per source address; 0 = unlimited */
+	double rate_burst;                      /* bucket size; 0 = 2 x rate_pps */
 	int64_t refresh_min_ns, refresh_max_ns; /* 0 = the defaults above */
 };
 
 /* Why a datagram was dropped. */
 enum ds_agent_drop {
-	DS_DROP_TRUNCATED,     /* shorter than a header + tag, too long, or cut by the buffer */
-	DS_DROP_NOT_OURS,      /* first byte of another protocol (DTLS, RTP, QUIC, ChannelData) */
-	DS_DROP_BAD_TYPE,      /* our range but a reserved type */
+	DS_DROP_TRUNCATED, /* shorter than a header + tag, too long, or cut by the buffer */
+	DS_DROP_NOT_OURS,  /* first byte of another protocol (DTLS, RTP, QUIC, ChannelData) */
+	DS_DROP_BAD_TYPE,  /* our range but a reserved type */
 	DS_DROP_BAD_VERSION,
-	DS_DROP_RATE_LIMITED,  /* the source's token bucket was empty */
-	DS_DROP_UNKNOWN_KEY,   /* pair id of no configured peer */
-	DS_DROP_BAD_TAG,       /* forged, tampered, truncated or sealed with another key */
-	DS_DROP_REPLAY,        /* counter seen before in the session */
-	DS_DROP_STALE,         /* counter below the replay window */
-	DS_DROP_UNPROVEN,      /* authentic, but its session has not answered our challenge */
-	DS_DROP_MALFORMED,     /* authentic, body malformed for its type */
-	DS_DROP_NO_RUN,        /* a reply for a run no local tool registered */
-	DS_DROP_CTL_BACKLOG,   /* the tool that owns the run is not reading */
-	DS_DROP_STUN,          /* STUN that answers nothing of ours or of a tool's */
-	DS_DROP_UNEXPECTED,    /* authentic, but nothing to do with it */
+	DS_DROP_RATE_LIMITED, /* the source's token bucket was empty */
+	DS_DROP_UNKNOWN_KEY,  /* pair id of no configured peer */
+	DS_DROP_BAD_TAG,      /* forged, tampered, truncated or sealed with another key */
+	DS_DROP_REPLAY,       /* counter seen before in the session */
+	DS_DROP_STALE,        /* counter below the replay window */
+	DS_DROP_UNPROVEN,     /* authentic, but its session has not answered our challenge */
+	DS_DROP_MALFORMED,    /* authentic, body malformed for its type */
+	DS_DROP_NO_RUN,       /* a reply for a run no local tool registered */
+	DS_DROP_CTL_BACKLOG,  /* the tool that owns the run is not reading */
+	DS_DROP_STUN,         /* STUN that answers nothing of ours or of a tool's */
+	DS_DROP_UNEXPECTED,   /* authentic, but nothing to do with it */
 	DS_DROP_COUNT
 };
 const char *ds_agent_drop_name(int reason);

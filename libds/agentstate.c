@@ -22,7 +22,7 @@ int ds_state_write_atomic(const char *dir, const char *name, const void *data, s
 
 	if (snprintf(dst, sizeof(dst), "%s/%s", dir, name) >= (int)sizeof(dst) ||
 	    snprintf(tmp, sizeof(tmp), "%s/.%s.tmp.%d", dir, name, (int)getpid()) >=
-		    (int)sizeof(tmp))
+		(int)sizeof(tmp))
 		return -ENAMETOOLONG;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
@@ -121,8 +121,8 @@ int ds_cand_format(const char *name, const struct ds_cand *c, size_t n, int64_t 
 	return (int)len;
 }
 
-int ds_cand_parse(const char *data, size_t len, const char *name, struct ds_cand *out,
-		  size_t max, size_t *n)
+int ds_cand_parse(const char *data, size_t len, const char *name, struct ds_cand *out, size_t max,
+		  size_t *n)
 {
 	struct ds_csv_reader *rd;
 	int cn, ck, ca, r;
@@ -149,8 +149,7 @@ int ds_cand_parse(const char *data, size_t len, const char *name, struct ds_cand
 		if (!nm || !kind || !addr || (name && strcmp(nm, name) != 0))
 			continue;
 		c.kind = ds_cand_kind_parse(kind);
-		if (!c.kind ||
-		    ds_addr_parse(addr, 0, DS_ADDR_PORT_REQUIRED, &c.addr) != 0 ||
+		if (!c.kind || ds_addr_parse(addr, 0, DS_ADDR_PORT_REQUIRED, &c.addr) != 0 ||
 		    ds_addr_port(&c.addr) == 0 || ds_addr_is_any(&c.addr))
 			continue;
 		out[(*n)++] = c;
@@ -220,8 +219,8 @@ int ds_cand_mtime(const char *rdv_dir, const char *name, int64_t *mtime_ns)
 	return 0;
 }
 
-int ds_cand_read(const char *rdv_dir, const char *name, struct ds_cand *out, size_t max,
-		 size_t *n, int64_t *mtime_ns)
+int ds_cand_read(const char *rdv_dir, const char *name, struct ds_cand *out, size_t max, size_t *n,
+		 int64_t *mtime_ns)
 {
 	char file[128], path[4096], buf[8192];
 	size_t len;
@@ -255,11 +254,13 @@ int ds_paths_format(const struct ds_path_rec *p, size_t n, char *buf, size_t cap
 		ds_csv_rec_init(&rec, buf + len, cap - len);
 		ds_csv_field(&rec, p[i].peer);
 		ds_csv_field(&rec, rem);
-		ds_csv_field(&rec, p[i].local.len && ds_addr_format(&p[i].local, false, loc,
-								     sizeof(loc)) ? loc : NULL);
-		ds_csv_field(&rec, p[i].confirmed_ns ? ds_time_iso8601(ts, sizeof(ts),
-								       p[i].confirmed_ns)
-						     : NULL);
+		ds_csv_field(&rec,
+			     p[i].local.len && ds_addr_format(&p[i].local, false, loc, sizeof(loc))
+				 ? loc
+				 : NULL);
+		ds_csv_field(&rec, p[i].confirmed_ns
+				       ? ds_time_iso8601(ts, sizeof(ts), p[i].confirmed_ns)
+				       : NULL);
 		if (ds_csv_rec_end(&rec) < 0)
 			return -ENOSPC;
 		len += rec.len;
@@ -281,8 +282,8 @@ static bool plausible_year(const char *s)
 	return s[4] == '-' && y >= 1970 && y <= 2200;
 }
 
-int ds_paths_parse(const char *data, size_t len,
-		   void (*fn)(void *arg, const struct ds_path_rec *p), void *arg)
+int ds_paths_parse(const char *data, size_t len, void (*fn)(void *arg, const struct ds_path_rec *p),
+		   void *arg)
 {
 	struct ds_csv_reader *rd;
 	int cp, cr, cl, cc, r;
@@ -315,8 +316,8 @@ int ds_paths_parse(const char *data, size_t len,
 			continue;
 		if (loc && *loc && ds_addr_parse(loc, 0, DS_ADDR_PORT_OPTIONAL, &p.local) != 0)
 			p.local.len = 0;
-		if (conf && *conf && (!plausible_year(conf) ||
-				      ds_time_parse_iso8601(conf, &p.confirmed_ns) != 0))
+		if (conf && *conf &&
+		    (!plausible_year(conf) || ds_time_parse_iso8601(conf, &p.confirmed_ns) != 0))
 			p.confirmed_ns = 0;
 		memcpy(p.peer, peer, strlen(peer) + 1);
 		fn(arg, &p);

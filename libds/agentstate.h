@@ -50,26 +50,26 @@ int ds_cand_format(const char *name, const struct ds_cand *c, size_t n, int64_t 
 /* Parse a candidate file. Rows of another name than `name` (NULL = any), unknown kinds and
  * bad addresses are skipped; at most max candidates are kept. 0 with *n set, or -EBADMSG
  * (no header with the needed columns). */
-int ds_cand_parse(const char *data, size_t len, const char *name, struct ds_cand *out,
-		  size_t max, size_t *n);
+int ds_cand_parse(const char *data, size_t len, const char *name, struct ds_cand *out, size_t max,
+		  size_t *n);
 /* RDV/cand-NAME.csv: write (atomic) and read. Read gives -ENOENT when there is none;
  * *mtime_ns (may be NULL) the file's modification time for cheap change checks. */
 int ds_cand_publish(const char *rdv_dir, const char *name, const struct ds_cand *c, size_t n);
-int ds_cand_read(const char *rdv_dir, const char *name, struct ds_cand *out, size_t max,
-		 size_t *n, int64_t *mtime_ns);
+int ds_cand_read(const char *rdv_dir, const char *name, struct ds_cand *out, size_t max, size_t *n,
+		 int64_t *mtime_ns);
 int ds_cand_mtime(const char *rdv_dir, const char *name, int64_t *mtime_ns);
 
 /* Last-known-good paths. */
 struct ds_path_rec {
 	char peer[64];
 	struct ds_addr remote;
-	struct ds_addr local;      /* len 0 = unknown */
-	int64_t confirmed_ns;      /* CLOCK_REALTIME ns of the last authenticated packet */
+	struct ds_addr local; /* len 0 = unknown */
+	int64_t confirmed_ns; /* CLOCK_REALTIME ns of the last authenticated packet */
 };
 int ds_paths_format(const struct ds_path_rec *p, size_t n, char *buf, size_t cap);
 /* Calls fn for each well-formed row; malformed rows are skipped. 0 or -EBADMSG/-errno. */
-int ds_paths_parse(const char *data, size_t len,
-		   void (*fn)(void *arg, const struct ds_path_rec *p), void *arg);
+int ds_paths_parse(const char *data, size_t len, void (*fn)(void *arg, const struct ds_path_rec *p),
+		   void *arg);
 int ds_paths_load(const char *state_dir, void (*fn)(void *arg, const struct ds_path_rec *p),
 		  void *arg);
 

@@ -181,17 +181,17 @@ static size_t tail_max(int type)
 const char *ds_ctl_type_name(int type)
 {
 	static const char *const names[] = {
-		[DS_CTL_HELLO] = "hello",
-		[DS_CTL_REGISTER] = "register",
-		[DS_CTL_UNREGISTER] = "unregister",
-		[DS_CTL_STUN_REGISTER] = "stun-register",
-		[DS_CTL_STUN_UNREGISTER] = "stun-unregister",
-		[DS_CTL_SEND] = "send",
-		[DS_CTL_PEER] = "peer",
-		[DS_CTL_STATUS] = "status",
+	    [DS_CTL_HELLO] = "hello",
+	    [DS_CTL_REGISTER] = "register",
+	    [DS_CTL_UNREGISTER] = "unregister",
+	    [DS_CTL_STUN_REGISTER] = "stun-register",
+	    [DS_CTL_STUN_UNREGISTER] = "stun-unregister",
+	    [DS_CTL_SEND] = "send",
+	    [DS_CTL_PEER] = "peer",
+	    [DS_CTL_STATUS] = "status",
 	};
 	static const char *const answers[] = {
-		"hello-ok", "ok", "err", "packet", "stun", "sent", "txstamp", "peer-info",
+	    "hello-ok", "ok", "err", "packet", "stun", "sent", "txstamp", "peer-info",
 	};
 
 	if (type > 0 && type < (int)(sizeof(names) / sizeof(names[0])))
@@ -548,8 +548,7 @@ static void run_remove(struct ds_ctl_server *s, uint32_t id)
 	}
 }
 
-static int send_msg(int fd, const struct ds_ctl_msg *m, uint8_t *buf, const int *fds,
-		    size_t nfds)
+static int send_msg(int fd, const struct ds_ctl_msg *m, uint8_t *buf, const int *fds, size_t nfds)
 {
 	union {
 		uint8_t b[CMSG_SPACE(sizeof(int) * 2)];
@@ -557,11 +556,11 @@ static int send_msg(int fd, const struct ds_ctl_msg *m, uint8_t *buf, const int 
 	} ctrl;
 	int len = ds_ctl_encode(m, buf, DS_CTL_MSG_MAX);
 	struct iovec iov;
-	struct msghdr mh = { 0 };
+	struct msghdr mh = {0};
 
 	if (len < 0)
 		return len;
-	iov = (struct iovec){ .iov_base = buf, .iov_len = (size_t)len };
+	iov = (struct iovec){.iov_base = buf, .iov_len = (size_t)len};
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
 	if (nfds) {
@@ -609,10 +608,10 @@ static void client_drop(struct ds_ctl_server *s, struct ds_ctl_client_ref *c)
 	free(c);
 }
 
-static int answer(struct ds_ctl_server *s, struct ds_ctl_client_ref *c, const struct ds_ctl_msg *req,
-		  int err, struct ds_ctl_msg *ans)
+static int answer(struct ds_ctl_server *s, struct ds_ctl_client_ref *c,
+		  const struct ds_ctl_msg *req, int err, struct ds_ctl_msg *ans)
 {
-	struct ds_ctl_msg e = { 0 };
+	struct ds_ctl_msg e = {0};
 
 	if (err < 0) {
 		e.type = DS_CTL_ERR;
@@ -731,8 +730,7 @@ static void on_client(struct ds_loop *l, int fd, uint32_t events, void *arg)
 
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
-		if (n <= 0 || (size_t)n > sizeof(in) ||
-		    client_request(s, c, in, (size_t)n) < 0) {
+		if (n <= 0 || (size_t)n > sizeof(in) || client_request(s, c, in, (size_t)n) < 0) {
 			client_drop(s, c);
 			return;
 		}
@@ -777,7 +775,7 @@ static void on_accept(struct ds_loop *l, int fd, uint32_t events, void *arg)
 int ds_ctl_server_new(struct ds_loop *loop, const char *state_dir, const struct ds_ctl_ops *ops,
 		      struct ds_ctl_server **out)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	struct ds_ctl_server *s;
 	mode_t old;
 	int err, probe;
@@ -869,8 +867,7 @@ int ds_ctl_server_forward(struct ds_ctl_server *s, const struct ds_ctl_msg *m)
 	return forward_to(s, r->c, m);
 }
 
-int ds_ctl_server_send_to_run(struct ds_ctl_server *s, uint32_t run_id,
-			      const struct ds_ctl_msg *m)
+int ds_ctl_server_send_to_run(struct ds_ctl_server *s, uint32_t run_id, const struct ds_ctl_msg *m)
 {
 	struct run_slot *r = run_find(s, run_id);
 
@@ -963,9 +960,9 @@ static int recv_one(struct ds_ctl_client *c, uint8_t *buf, size_t cap, int timeo
 		uint8_t b[CMSG_SPACE(sizeof(int) * 4)];
 		struct cmsghdr align;
 	} ctrl;
-	struct iovec iov = { .iov_base = buf, .iov_len = cap };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct pollfd p = { .fd = c->fd, .events = POLLIN };
+	struct iovec iov = {.iov_base = buf, .iov_len = cap};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct pollfd p = {.fd = c->fd, .events = POLLIN};
 	ssize_t n;
 	int r;
 
@@ -1001,8 +998,8 @@ static int recv_one(struct ds_ctl_client *c, uint8_t *buf, size_t cap, int timeo
 }
 
 /* Send a request and wait for its answer (forwarded traffic meanwhile is queued). */
-static int request(struct ds_ctl_client *c, struct ds_ctl_msg *m, struct ds_ctl_msg *ans,
-		   int *fds, size_t *nfds)
+static int request(struct ds_ctl_client *c, struct ds_ctl_msg *m, struct ds_ctl_msg *ans, int *fds,
+		   size_t *nfds)
 {
 	int64_t deadline = ds_clock_ns() + 2 * DS_NSEC_PER_SEC;
 	int len, err;
@@ -1044,9 +1041,9 @@ static void set_label(char *dst, size_t cap, const char *s)
 int ds_ctl_connect(const char *state_dir, const char *tool, uint32_t run_id, const char *test,
 		   const char *peer, struct ds_ctl_client **out)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	struct ds_ctl_client *c;
-	struct ds_ctl_msg m = { .type = DS_CTL_HELLO }, ans;
+	struct ds_ctl_msg m = {.type = DS_CTL_HELLO}, ans;
 	char path[sizeof(sun.sun_path)];
 	int fds[2], err;
 	size_t nfds = 0;
@@ -1114,7 +1111,7 @@ void ds_ctl_close(struct ds_ctl_client *c)
 
 int ds_ctl_register(struct ds_ctl_client *c, uint32_t run_id, const char *test, const char *peer)
 {
-	struct ds_ctl_msg m = { .type = DS_CTL_REGISTER, .run_id = run_id }, ans;
+	struct ds_ctl_msg m = {.type = DS_CTL_REGISTER, .run_id = run_id}, ans;
 
 	if (run_id == 0)
 		return -EINVAL;
@@ -1123,10 +1120,9 @@ int ds_ctl_register(struct ds_ctl_client *c, uint32_t run_id, const char *test, 
 	return request(c, &m, &ans, NULL, NULL);
 }
 
-int ds_ctl_unregister(struct ds_ctl_client *c, uint32_t run_id, uint64_t bytes,
-		      const char *outcome)
+int ds_ctl_unregister(struct ds_ctl_client *c, uint32_t run_id, uint64_t bytes, const char *outcome)
 {
-	struct ds_ctl_msg m = { .type = DS_CTL_UNREGISTER, .run_id = run_id }, ans;
+	struct ds_ctl_msg m = {.type = DS_CTL_UNREGISTER, .run_id = run_id}, ans;
 
 	m.unreg.bytes = bytes;
 	set_label(m.unreg.outcome, sizeof(m.unreg.outcome), outcome ? outcome : "ok");
@@ -1135,7 +1131,7 @@ int ds_ctl_unregister(struct ds_ctl_client *c, uint32_t run_id, uint64_t bytes,
 
 int ds_ctl_stun_register(struct ds_ctl_client *c, const uint8_t tid[12])
 {
-	struct ds_ctl_msg m = { .type = DS_CTL_STUN_REGISTER }, ans;
+	struct ds_ctl_msg m = {.type = DS_CTL_STUN_REGISTER}, ans;
 
 	memcpy(m.stun_reg.tid, tid, 12);
 	return request(c, &m, &ans, NULL, NULL);
@@ -1165,7 +1161,7 @@ int ds_ctl_send(struct ds_ctl_client *c, uint32_t run_id, const char *peer, uint
 		const void *body, size_t body_len, const struct ds_addr *dst, unsigned flags,
 		struct ds_ctl_msg *sent)
 {
-	struct ds_ctl_msg m = { .type = DS_CTL_SEND, .run_id = run_id }, ans;
+	struct ds_ctl_msg m = {.type = DS_CTL_SEND, .run_id = run_id}, ans;
 	int err;
 
 	if (!peer || strlen(peer) > DS_CTL_NAME_MAX)
@@ -1186,7 +1182,7 @@ int ds_ctl_send(struct ds_ctl_client *c, uint32_t run_id, const char *peer, uint
 
 int ds_ctl_peer(struct ds_ctl_client *c, const char *peer, struct ds_ctl_msg *info)
 {
-	struct ds_ctl_msg m = { .type = DS_CTL_PEER }, ans;
+	struct ds_ctl_msg m = {.type = DS_CTL_PEER}, ans;
 	int err;
 
 	if (!peer || strlen(peer) > DS_CTL_NAME_MAX)
@@ -1200,7 +1196,7 @@ int ds_ctl_peer(struct ds_ctl_client *c, const char *peer, struct ds_ctl_msg *in
 
 int ds_ctl_status(struct ds_ctl_client *c)
 {
-	struct ds_ctl_msg m = { .type = DS_CTL_STATUS }, ans;
+	struct ds_ctl_msg m = {.type = DS_CTL_STATUS}, ans;
 
 	return request(c, &m, &ans, NULL, NULL);
 }
@@ -1223,7 +1219,8 @@ int ds_ctl_recv(struct ds_ctl_client *c, struct ds_ctl_msg *m, uint8_t *buf, siz
 			return 0;
 	}
 	for (;;) {
-		int left = timeout_ms < 0 ? -1 : (int)((deadline - ds_clock_ns()) / DS_NSEC_PER_MSEC);
+		int left =
+		    timeout_ms < 0 ? -1 : (int)((deadline - ds_clock_ns()) / DS_NSEC_PER_MSEC);
 		int len;
 
 		if (timeout_ms >= 0 && left < 0)

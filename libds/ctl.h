@@ -39,20 +39,20 @@
 #include "addr.h"
 #include "wire.h"
 
-#define DS_CTL_VERSION   1
-#define DS_CTL_HDR_LEN   16
-#define DS_CTL_ADDR_LEN  24
-#define DS_CTL_NAME_MAX  63 /* peer and agent names (as DS_PEER_NAME_MAX) */
-#define DS_CTL_LABEL_MAX 15 /* tool, test and outcome labels */
-#define DS_CTL_MSG_MAX   (DS_CTL_HDR_LEN + 160 + DS_WIRE_MAX_PACKET)
-#define DS_CTL_SOCK_NAME "agent.sock"
+#define DS_CTL_VERSION             1
+#define DS_CTL_HDR_LEN             16
+#define DS_CTL_ADDR_LEN            24
+#define DS_CTL_NAME_MAX            63 /* peer and agent names (as DS_PEER_NAME_MAX) */
+#define DS_CTL_LABEL_MAX           15 /* tool, test and outcome labels */
+#define DS_CTL_MSG_MAX             (DS_CTL_HDR_LEN + 160 + DS_WIRE_MAX_PACKET)
+#define DS_CTL_SOCK_NAME           "agent.sock"
 #define DS_CTL_MAX_RUNS_PER_CLIENT 64
 
 enum ds_ctl_type {
 	/* tool -> agent */
-	DS_CTL_HELLO = 1,      /* tool label; answered by HELLO_OK + descriptors */
-	DS_CTL_REGISTER = 2,   /* header run id; test label, peer name (audit) */
-	DS_CTL_UNREGISTER = 3, /* header run id; bytes, outcome (audit) */
+	DS_CTL_HELLO = 1,         /* tool label; answered by HELLO_OK + descriptors */
+	DS_CTL_REGISTER = 2,      /* header run id; test label, peer name (audit) */
+	DS_CTL_UNREGISTER = 3,    /* header run id; bytes, outcome (audit) */
 	DS_CTL_STUN_REGISTER = 4, /* transaction id */
 	DS_CTL_STUN_UNREGISTER = 5,
 	DS_CTL_SEND = 6,   /* seal a toolkit packet for a peer and send it */
@@ -111,15 +111,15 @@ struct ds_ctl_msg {
 			char peer[DS_CTL_NAME_MAX + 1];
 			uint8_t wire_type;
 			uint8_t send_flags;
-			int16_t tos;           /* -1 = socket default */
-			struct ds_addr dst;    /* len 0 = the peer's current path */
-			const uint8_t *body;   /* plaintext body */
+			int16_t tos;         /* -1 = socket default */
+			struct ds_addr dst;  /* len 0 = the peer's current path */
+			const uint8_t *body; /* plaintext body */
 			size_t body_len;
 		} send;
 		struct { /* PEER */
 			char peer[DS_CTL_NAME_MAX + 1];
 		} peer;
-		struct { /* ERR */
+		struct {             /* ERR */
 			int32_t err; /* positive errno */
 			char reason[64];
 		} err;
@@ -209,8 +209,7 @@ int ds_ctl_server_forward(struct ds_ctl_server *s, const struct ds_ctl_msg *m);
 int ds_ctl_server_forward_stun(struct ds_ctl_server *s, const uint8_t tid[12],
 			       const struct ds_ctl_msg *m);
 /* Send a message to one client (e.g. TXSTAMP to the sender of a packet). */
-int ds_ctl_server_send_to_run(struct ds_ctl_server *s, uint32_t run_id,
-			      const struct ds_ctl_msg *m);
+int ds_ctl_server_send_to_run(struct ds_ctl_server *s, uint32_t run_id, const struct ds_ctl_msg *m);
 bool ds_ctl_server_has_run(const struct ds_ctl_server *s, uint32_t run_id);
 unsigned ds_ctl_server_clients(const struct ds_ctl_server *s);
 unsigned ds_ctl_server_runs(const struct ds_ctl_server *s);

@@ -51,7 +51,7 @@ void ds_timer_init(struct ds_timer *t, ds_loop_timer_fn fn, void *arg)
 int ds_loop_new(struct ds_loop **out)
 {
 	struct ds_loop *l = calloc(1, sizeof(*l));
-	struct epoll_event ev = { .events = EPOLLIN };
+	struct epoll_event ev = {.events = EPOLLIN};
 	int err;
 
 	if (!l)
@@ -109,7 +109,7 @@ static int watch_grow(struct ds_loop *l, int fd)
 
 int ds_loop_add_fd(struct ds_loop *l, int fd, uint32_t events, ds_loop_fd_fn fn, void *arg)
 {
-	struct epoll_event ev = { .events = events };
+	struct epoll_event ev = {.events = events};
 	struct watch *w;
 	int err;
 
@@ -135,7 +135,7 @@ int ds_loop_add_fd(struct ds_loop *l, int fd, uint32_t events, ds_loop_fd_fn fn,
 
 int ds_loop_mod_fd(struct ds_loop *l, int fd, uint32_t events)
 {
-	struct epoll_event ev = { .events = events };
+	struct epoll_event ev = {.events = events};
 
 	if (fd < 0 || (size_t)fd >= l->nwatches || !l->watches[fd].active)
 		return -ENOENT;
@@ -215,7 +215,7 @@ static void heap_remove(struct ds_loop *l, struct ds_timer *t)
 static void timerfd_sync(struct ds_loop *l)
 {
 	int64_t want = l->nheap ? l->heap[0]->deadline_ns : 0;
-	struct itimerspec its = { 0 };
+	struct itimerspec its = {0};
 
 	if (want == l->timerfd_deadline)
 		return;
@@ -273,7 +273,7 @@ size_t ds_loop_timers(const struct ds_loop *l)
 int ds_loop_signals(struct ds_loop *l, const int *signals, size_t n, ds_loop_signal_fn fn,
 		    void *arg)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_SIGNAL };
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG_SIGNAL};
 	sigset_t set;
 	int fd;
 

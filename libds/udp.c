@@ -142,8 +142,8 @@ int ds_udp_open(const struct ds_udp_config *cfg, struct ds_udp **out)
 					u->fd4 = -1;
 					continue;
 				}
-				if (!(cfg->family_optional && (err == -EAFNOSUPPORT ||
-							       err == -EADDRNOTAVAIL)))
+				if (!(cfg->family_optional &&
+				      (err == -EAFNOSUPPORT || err == -EADDRNOTAVAIL)))
 					goto fail;
 			} else {
 				port = bound_port(u->fd6);
@@ -237,14 +237,14 @@ int ds_udp_recv(struct ds_udp *u, int fd, struct ds_udp_msg *m, size_t n)
 	if (n > DS_UDP_BATCH)
 		n = DS_UDP_BATCH;
 	for (size_t i = 0; i < n; i++) {
-		u->iov[i] = (struct iovec){ .iov_base = m[i].buf, .iov_len = m[i].cap };
+		u->iov[i] = (struct iovec){.iov_base = m[i].buf, .iov_len = m[i].cap};
 		u->hdr[i].msg_hdr = (struct msghdr){
-			.msg_name = &u->from[i],
-			.msg_namelen = sizeof(u->from[i]),
-			.msg_iov = &u->iov[i],
-			.msg_iovlen = 1,
-			.msg_control = u->ctrl[i],
-			.msg_controllen = CMSG_ROOM,
+		    .msg_name = &u->from[i],
+		    .msg_namelen = sizeof(u->from[i]),
+		    .msg_iov = &u->iov[i],
+		    .msg_iovlen = 1,
+		    .msg_control = u->ctrl[i],
+		    .msg_controllen = CMSG_ROOM,
 		};
 	}
 	got = recvmmsg(fd, u->hdr, (unsigned)n, MSG_DONTWAIT, NULL);
@@ -293,21 +293,21 @@ int ds_udp_send(int fd, struct ds_udp_msg *m, size_t n, unsigned flags)
 		size_t clen = 0;
 		int family = ds_addr_family(&m[i].peer);
 
-		iov[i] = (struct iovec){ .iov_base = m[i].buf, .iov_len = m[i].len };
+		iov[i] = (struct iovec){.iov_base = m[i].buf, .iov_len = m[i].len};
 		*mh = (struct msghdr){
-			.msg_name = &m[i].peer.sa,
-			.msg_namelen = m[i].peer.len,
-			.msg_iov = &iov[i],
-			.msg_iovlen = 1,
-			.msg_control = ctrl[i].b,
-			.msg_controllen = CMSG_ROOM,
+		    .msg_name = &m[i].peer.sa,
+		    .msg_namelen = m[i].peer.len,
+		    .msg_iov = &iov[i],
+		    .msg_iovlen = 1,
+		    .msg_control = ctrl[i].b,
+		    .msg_controllen = CMSG_ROOM,
 		};
 		memset(ctrl[i].b, 0, sizeof(ctrl[i].b));
 		c = CMSG_FIRSTHDR(mh);
 		if (m[i].local.len && !ds_addr_is_any(&m[i].local) &&
 		    ds_addr_family(&m[i].local) == family) {
 			if (family == AF_INET) {
-				struct in_pktinfo pi = { .ipi_spec_dst = m[i].local.sin.sin_addr };
+				struct in_pktinfo pi = {.ipi_spec_dst = m[i].local.sin.sin_addr};
 
 				c->cmsg_level = IPPROTO_IP;
 				c->cmsg_type = IP_PKTINFO;
@@ -315,9 +315,9 @@ int ds_udp_send(int fd, struct ds_udp_msg *m, size_t n, unsigned flags)
 				memcpy(CMSG_DATA(c), &pi, sizeof(pi));
 				clen += CMSG_SPACE(sizeof(pi));
 			} else {
-				struct in6_pktinfo pi = { .ipi6_addr = m[i].local.sin6.sin6_addr,
-							  .ipi6_ifindex =
-								  m[i].local.sin6.sin6_scope_id };
+				struct in6_pktinfo pi = {.ipi6_addr = m[i].local.sin6.sin6_addr,
+							 .ipi6_ifindex =
+							     m[i].local.sin6.sin6_scope_id};
 
 				c->cmsg_level = IPPROTO_IPV6;
 				c->cmsg_type = IPV6_PKTINFO;
@@ -361,7 +361,7 @@ int ds_udp_send(int fd, struct ds_udp_msg *m, size_t n, unsigned flags)
  * rest of the buffer. */
 static size_t find_udp_payload(const uint8_t *d, size_t len)
 {
-	static const size_t offs[] = { 8, 28, 48, 42, 62, 36, 56 };
+	static const size_t offs[] = {8, 28, 48, 42, 62, 36, 56};
 
 	for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
 		size_t o = offs[i];
@@ -383,11 +383,11 @@ int ds_udp_read_txstamps(int fd, struct ds_udp_txstamp *out, size_t n)
 			uint8_t b[512];
 			struct cmsghdr align;
 		} ctrl;
-		struct iovec iov = { .iov_base = data, .iov_len = sizeof(data) };
-		struct msghdr mh = { .msg_iov = &iov,
-				     .msg_iovlen = 1,
-				     .msg_control = ctrl.b,
-				     .msg_controllen = sizeof(ctrl.b) };
+		struct iovec iov = {.iov_base = data, .iov_len = sizeof(data)};
+		struct msghdr mh = {.msg_iov = &iov,
+				    .msg_iovlen = 1,
+				    .msg_control = ctrl.b,
+				    .msg_controllen = sizeof(ctrl.b)};
 		struct scm_timestamping ts;
 		bool have_ts = false, is_stamp = false;
 		ssize_t r = recvmsg(fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT);
@@ -426,8 +426,8 @@ int ds_udp_read_txstamps(int fd, struct ds_udp_txstamp *out, size_t n)
 			else if (off == 0)
 				len = 0;
 			t->payload_len = len - off;
-			t->head_len = t->payload_len < sizeof(t->head) ? t->payload_len
-								     : sizeof(t->head);
+			t->head_len =
+			    t->payload_len < sizeof(t->head) ? t->payload_len : sizeof(t->head);
 			memcpy(t->head, data + off, t->head_len);
 		}
 	}

@@ -36,14 +36,14 @@ enum ds_udp_family_flags {
 };
 
 struct ds_udp_config {
-	uint16_t port;                /* 0 = any free port (the same for both families) */
-	int families;                 /* DS_UDP_IPV4 | DS_UDP_IPV6; 0 = both */
-	const struct ds_addr *bind4;  /* NULL = 0.0.0.0 */
-	const struct ds_addr *bind6;  /* NULL = :: */
-	int tos;                      /* DS field (DSCP << 2) for every datagram; -1 = leave */
-	bool reuseaddr;               /* see above: off unless asked for */
-	bool family_optional;         /* a family that cannot be opened (no IPv6) is skipped */
-	int bufsize;                  /* SO_RCVBUF/SO_SNDBUF wanted; 0 = 4 MiB (capped by sysctl) */
+	uint16_t port;               /* 0 = any free port (the same for both families) */
+	int families;                /* DS_UDP_IPV4 | DS_UDP_IPV6; 0 = both */
+	const struct ds_addr *bind4; /* NULL = 0.0.0.0 */
+	const struct ds_addr *bind6; /* NULL = :: */
+	int tos;                     /* DS field (DSCP << 2) for every datagram; -1 = leave */
+	bool reuseaddr;              /* see above: off unless asked for */
+	bool family_optional;        /* a family that cannot be opened (no IPv6) is skipped */
+	int bufsize;                 /* SO_RCVBUF/SO_SNDBUF wanted; 0 = 4 MiB (capped by sysctl) */
 };
 
 /* What the sockets can do, learnt when they were opened. */
@@ -66,15 +66,15 @@ unsigned ds_udp_caps(const struct ds_udp *u);
 /* One datagram, received or to send. Caller-owned buffer. */
 struct ds_udp_msg {
 	uint8_t *buf;
-	size_t cap;            /* receive: room in buf */
-	size_t len;            /* received / to send */
-	struct ds_addr peer;   /* receive: source; send: destination */
-	struct ds_addr local;  /* receive: address it arrived on; send: source (len 0 = any) */
-	int ifindex;           /* receive: interface it arrived on; send: 0 = any */
-	int64_t rx_ns;         /* receive: monotonic ns (kernel stamp when rx_kernel) */
-	bool rx_kernel;        /* the stamp is the kernel's */
-	bool truncated;        /* longer than cap: do not parse */
-	int tos;               /* send: DS field for this datagram, -1 = socket default */
+	size_t cap;           /* receive: room in buf */
+	size_t len;           /* received / to send */
+	struct ds_addr peer;  /* receive: source; send: destination */
+	struct ds_addr local; /* receive: address it arrived on; send: source (len 0 = any) */
+	int ifindex;          /* receive: interface it arrived on; send: 0 = any */
+	int64_t rx_ns;        /* receive: monotonic ns (kernel stamp when rx_kernel) */
+	bool rx_kernel;       /* the stamp is the kernel's */
+	bool truncated;       /* longer than cap: do not parse */
+	int tos;              /* send: DS field for this datagram, -1 = socket default */
 };
 
 /* Receive up to n datagrams without blocking. Returns how many (0 = none waiting), or
@@ -90,10 +90,10 @@ int ds_udp_send(int fd, struct ds_udp_msg *m, size_t n, unsigned flags);
 
 /* A kernel transmit timestamp read back from the error queue. */
 struct ds_udp_txstamp {
-	int64_t tx_ns;        /* monotonic ns */
-	uint8_t head[64];     /* first bytes of the UDP payload it belongs to */
+	int64_t tx_ns;    /* monotonic ns */
+	uint8_t head[64]; /* first bytes of the UDP payload it belongs to */
 	size_t head_len;
-	size_t payload_len;   /* length of that UDP payload, 0 when the kernel gave none */
+	size_t payload_len; /* length of that UDP payload, 0 when the kernel gave none */
 };
 /* Drain up to n transmit timestamps from fd's error queue. Returns how many, or -errno.
  * Other error-queue entries (ICMP errors) are consumed and not returned. */

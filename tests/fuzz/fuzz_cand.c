@@ -41,7 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			int len = ds_cand_format("x", c, n, 0, out, sizeof(out));
 			size_t n2 = 0;
 
-			if (len < 0 || ds_cand_parse(out, (size_t)len, "x", c, DS_CAND_MAX, &n2) != 0 ||
+			if (len < 0 ||
+			    ds_cand_parse(out, (size_t)len, "x", c, DS_CAND_MAX, &n2) != 0 ||
 			    n2 != n)
 				abort();
 		}

@@ -22,11 +22,11 @@
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "state", required_argument, NULL, 'S' },
-		{ "peer", required_argument, NULL, 'P' },
-		{ "hold", required_argument, NULL, 'H' },
-		{ "txstamp", no_argument, NULL, 'T' },
-		{ NULL, 0, NULL, 0 },
+	    {"state", required_argument, NULL, 'S'},
+	    {"peer", required_argument, NULL, 'P'},
+	    {"hold", required_argument, NULL, 'H'},
+	    {"txstamp", no_argument, NULL, 'T'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *state = NULL, *peer = NULL;
 	unsigned count = 20, interval_ms = 5, hold = 0, replies = 0, foreign = 0, sent = 0;
@@ -40,13 +40,26 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt_long(argc, argv, "c:i:", lo, NULL)) != -1) {
 		switch (opt) {
-		case 'S': state = optarg; break;
-		case 'P': peer = optarg; break;
-		case 'H': hold = (unsigned)atoi(optarg); break;
-		case 'T': flags = DS_CTL_SEND_TX_STAMP; break;
-		case 'c': count = (unsigned)atoi(optarg); break;
-		case 'i': interval_ms = (unsigned)atoi(optarg); break;
-		default: return 2;
+		case 'S':
+			state = optarg;
+			break;
+		case 'P':
+			peer = optarg;
+			break;
+		case 'H':
+			hold = (unsigned)atoi(optarg);
+			break;
+		case 'T':
+			flags = DS_CTL_SEND_TX_STAMP;
+			break;
+		case 'c':
+			count = (unsigned)atoi(optarg);
+			break;
+		case 'i':
+			interval_ms = (unsigned)atoi(optarg);
+			break;
+		default:
+			return 2;
 		}
 	}
 	if (!state || !peer)
@@ -73,7 +86,7 @@ int main(int argc, char **argv)
 		sleep(hold);
 	}
 	for (unsigned i = 0; i < count; i++) {
-		struct ds_wire_echo e = { .seq = i + 1, .sender_tx_ns = (uint64_t)ds_clock_ns() };
+		struct ds_wire_echo e = {.seq = i + 1, .sender_tx_ns = (uint64_t)ds_clock_ns()};
 		uint8_t body[DS_WIRE_ECHO_LEN];
 
 		ds_wire_echo_encode(&e, body, sizeof(body));
@@ -113,8 +126,7 @@ int main(int argc, char **argv)
 	ds_ctl_close(c);
 	printf("run %08x sent %u replies %u foreign %u txstamps %u rtt_min_us %.1f\n", run, sent,
 	       replies, foreign, txstamps, rtt_min < 0 ? -1.0 : rtt_min / 1e3);
-	return replies == count && sent == count && foreign == 0 &&
-			       (!flags || txstamps == count)
-		       ? 0
-		       : 1;
+	return replies == count && sent == count && foreign == 0 && (!flags || txstamps == count)
+		   ? 0
+		   : 1;
 }

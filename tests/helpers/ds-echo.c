@@ -64,7 +64,7 @@ static void pump(int ms)
 
 	for (;;) {
 		int64_t left = (deadline - ds_clock_ns()) / DS_NSEC_PER_MSEC;
-		struct pollfd p = { .fd = fd, .events = POLLIN };
+		struct pollfd p = {.fd = fd, .events = POLLIN};
 		uint8_t pkt[2048], body[DS_WIRE_MAX_PACKET];
 		struct ds_wire_hdr h;
 		size_t blen;
@@ -112,7 +112,7 @@ static void pump(int ms)
 
 static int seal_echo(uint32_t seq, size_t size, uint8_t *pkt)
 {
-	struct ds_wire_echo e = { .seq = seq, .sender_tx_ns = (uint64_t)ds_clock_ns() };
+	struct ds_wire_echo e = {.seq = seq, .sender_tx_ns = (uint64_t)ds_clock_ns()};
 	uint8_t body[DS_WIRE_MAX_PACKET];
 	size_t blen = size - DS_WIRE_OVERHEAD;
 
@@ -147,16 +147,15 @@ static int read_file(const char *path, uint8_t *buf, size_t cap)
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "forge", required_argument, NULL, 'F' },
-		{ "capture", required_argument, NULL, 'C' },
-		{ "replay", required_argument, NULL, 'R' },
-		{ "expect-refusal", no_argument, NULL, 'E' },
-		{ "pair", required_argument, NULL, 'Q' },
-		{ "expect-silence", no_argument, NULL, 'Z' },
-		{ NULL, 0, NULL, 0 },
+	    {"forge", required_argument, NULL, 'F'},
+	    {"capture", required_argument, NULL, 'C'},
+	    {"replay", required_argument, NULL, 'R'},
+	    {"expect-refusal", no_argument, NULL, 'E'},
+	    {"pair", required_argument, NULL, 'Q'},
+	    {"expect-silence", no_argument, NULL, 'Z'},
+	    {NULL, 0, NULL, 0},
 	};
-	const char *keyfile = NULL, *peerpub = NULL, *forge = NULL, *capture = NULL,
-		   *replay = NULL;
+	const char *keyfile = NULL, *peerpub = NULL, *forge = NULL, *capture = NULL, *replay = NULL;
 	unsigned count = 3, interval_ms = 10, window = 0, seconds = 0;
 	size_t size = DS_WIRE_OVERHEAD + DS_WIRE_ECHO_LEN;
 	bool expect_refusal = false, expect_silence = false;
@@ -168,23 +167,48 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt_long(argc, argv, "k:P:c:i:s:w:t:", lo, NULL)) != -1) {
 		switch (opt) {
-		case 'k': keyfile = optarg; break;
-		case 'P': peerpub = optarg; break;
-		case 'c': count = (unsigned)atoi(optarg); break;
-		case 'i': interval_ms = (unsigned)atoi(optarg); break;
-		case 's': size = (size_t)atoi(optarg); break;
-		case 'w': window = (unsigned)atoi(optarg); break;
-		case 't': seconds = (unsigned)atoi(optarg); break;
-		case 'F': forge = optarg; break;
-		case 'C': capture = optarg; break;
-		case 'R': replay = optarg; break;
-		case 'E': expect_refusal = true; break;
-		case 'Z': expect_silence = true; break;
+		case 'k':
+			keyfile = optarg;
+			break;
+		case 'P':
+			peerpub = optarg;
+			break;
+		case 'c':
+			count = (unsigned)atoi(optarg);
+			break;
+		case 'i':
+			interval_ms = (unsigned)atoi(optarg);
+			break;
+		case 's':
+			size = (size_t)atoi(optarg);
+			break;
+		case 'w':
+			window = (unsigned)atoi(optarg);
+			break;
+		case 't':
+			seconds = (unsigned)atoi(optarg);
+			break;
+		case 'F':
+			forge = optarg;
+			break;
+		case 'C':
+			capture = optarg;
+			break;
+		case 'R':
+			replay = optarg;
+			break;
+		case 'E':
+			expect_refusal = true;
+			break;
+		case 'Z':
+			expect_silence = true;
+			break;
 		case 'Q':
 			if (sscanf(optarg, "%ux%u/%u", &pair_count, &pair_size, &pair_gap) < 2)
 				return 2;
 			break;
-		default: return 2;
+		default:
+			return 2;
 		}
 	}
 	if (optind != argc - 1 || ds_addr_parse(argv[optind], 0, DS_ADDR_PORT_REQUIRED, &target)) {
@@ -205,7 +229,7 @@ int main(int argc, char **argv)
 			unsigned echo = 0, other = 0;
 
 			while (ds_clock_ns() < end) {
-				struct pollfd p = { .fd = fd, .events = POLLIN };
+				struct pollfd p = {.fd = fd, .events = POLLIN};
 				uint8_t in[2048];
 				ssize_t n;
 
@@ -229,7 +253,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (forge) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
+		struct pollfd p = {.fd = fd, .events = POLLIN};
 		int got;
 
 		len = seal_echo(1, size, pkt);
@@ -257,8 +281,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (pair_count && capture) {
-		struct ds_wire_pair_request r = { .seq = 1, .count = (uint16_t)pair_count,
-						  .size = (uint16_t)pair_size };
+		struct ds_wire_pair_request r = {
+		    .seq = 1, .count = (uint16_t)pair_count, .size = (uint16_t)pair_size};
 		uint8_t body[DS_WIRE_PAIR_REQUEST_LEN];
 		int f = open(capture, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
@@ -271,11 +295,11 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (pair_count) {
-		struct ds_wire_pair_request r = { .seq = 1,
-						  .count = (uint16_t)pair_count,
-						  .size = (uint16_t)pair_size,
-						  .gap_us = pair_gap,
-						  .sender_tx_ns = (uint64_t)ds_clock_ns() };
+		struct ds_wire_pair_request r = {.seq = 1,
+						 .count = (uint16_t)pair_count,
+						 .size = (uint16_t)pair_size,
+						 .gap_us = pair_gap,
+						 .sender_tx_ns = (uint64_t)ds_clock_ns()};
 		uint8_t body[DS_WIRE_PAIR_REQUEST_LEN];
 
 		want_pair_size = pair_size;
@@ -284,8 +308,8 @@ int main(int argc, char **argv)
 				   sizeof(pkt));
 		sendpkt(pkt, (size_t)len);
 		pump(300 + (int)(pair_count * pair_gap / 1000));
-		printf("pair request %d bytes: data packets %u (want %u), bad %u, refused %u\n", len,
-		       pair_data, 2 * pair_count, pair_bad, refusals);
+		printf("pair request %d bytes: data packets %u (want %u), bad %u, refused %u\n",
+		       len, pair_data, 2 * pair_count, pair_bad, refusals);
 		return pair_data == 2 * pair_count && !pair_bad ? 0 : 1;
 	}
 	if (capture) {
@@ -322,25 +346,26 @@ int main(int argc, char **argv)
 			window = 256;
 		pump(20);
 		for (int i = 0; i < B; i++) {
-			tiov[i] = (struct iovec){ .iov_base = tx[i] };
-			th[i].msg_hdr = (struct msghdr){ .msg_name = &target.sa,
-							 .msg_namelen = target.len,
-							 .msg_iov = &tiov[i],
-							 .msg_iovlen = 1 };
-			riov[i] = (struct iovec){ .iov_base = rx[i], .iov_len = sizeof(rx[i]) };
-			rh[i].msg_hdr = (struct msghdr){ .msg_iov = &riov[i], .msg_iovlen = 1 };
+			tiov[i] = (struct iovec){.iov_base = tx[i]};
+			th[i].msg_hdr = (struct msghdr){.msg_name = &target.sa,
+							.msg_namelen = target.len,
+							.msg_iov = &tiov[i],
+							.msg_iovlen = 1};
+			riov[i] = (struct iovec){.iov_base = rx[i], .iov_len = sizeof(rx[i])};
+			rh[i].msg_hdr = (struct msghdr){.msg_iov = &riov[i], .msg_iovlen = 1};
 		}
 		start = ds_clock_ns();
 		while (ds_clock_ns() < end) {
 			int n = 0, r;
-			struct pollfd pf = { .fd = fd, .events = POLLIN };
+			struct pollfd pf = {.fd = fd, .events = POLLIN};
 
 			while (n < B && sent + (uint64_t)n - got < window) {
 				if (used < npre) {
 					tiov[n].iov_base = pre + used++ * size;
 					tiov[n].iov_len = (size_t)plen;
 				} else {
-					len = seal_echo((uint32_t)(sent + (uint64_t)n), size, tx[n]);
+					len =
+					    seal_echo((uint32_t)(sent + (uint64_t)n), size, tx[n]);
 					tiov[n].iov_base = tx[n];
 					tiov[n].iov_len = (size_t)len;
 				}

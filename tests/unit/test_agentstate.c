@@ -147,8 +147,9 @@ static void paths_round_trip_and_bad_rows_are_skipped(void)
 	CHECK(npaths <= 1);
 	/* A year strptime would take but int64 nanoseconds cannot hold: ignored, row kept. */
 	{
-		static const char f[] = "peer,remote,confirmed\nhq,192.0.2.1:5,7666-11-23T12:00:00Z\n"
-					"x,192.0.2.1:5,202-11-23T12:00:00Z\n";
+		static const char f[] =
+		    "peer,remote,confirmed\nhq,192.0.2.1:5,7666-11-23T12:00:00Z\n"
+		    "x,192.0.2.1:5,202-11-23T12:00:00Z\n";
 
 		npaths = 0;
 		CHECK_INT(ds_paths_parse(f, sizeof(f) - 1, got_path, NULL), 0);

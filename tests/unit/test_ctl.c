@@ -19,14 +19,14 @@
 static void every_message_type_round_trips(void)
 {
 	uint8_t buf[DS_CTL_MSG_MAX], body[100];
-	int types[] = { DS_CTL_HELLO, DS_CTL_REGISTER, DS_CTL_UNREGISTER, DS_CTL_STUN_REGISTER,
-			DS_CTL_SEND, DS_CTL_PEER, DS_CTL_STATUS, DS_CTL_HELLO_OK, DS_CTL_OK,
-			DS_CTL_ERR, DS_CTL_PACKET, DS_CTL_STUN, DS_CTL_SENT, DS_CTL_TXSTAMP,
-			DS_CTL_PEER_INFO };
+	int types[] = {DS_CTL_HELLO, DS_CTL_REGISTER, DS_CTL_UNREGISTER, DS_CTL_STUN_REGISTER,
+		       DS_CTL_SEND,  DS_CTL_PEER,     DS_CTL_STATUS,     DS_CTL_HELLO_OK,
+		       DS_CTL_OK,    DS_CTL_ERR,      DS_CTL_PACKET,     DS_CTL_STUN,
+		       DS_CTL_SENT,  DS_CTL_TXSTAMP,  DS_CTL_PEER_INFO};
 
 	memset(body, 0x42, sizeof(body));
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-		struct ds_ctl_msg m = { .type = (uint8_t)types[i], .run_id = 7, .req_id = 9 }, d;
+		struct ds_ctl_msg m = {.type = (uint8_t)types[i], .run_id = 7, .req_id = 9}, d;
 		int len;
 
 		if (m.type == DS_CTL_ERR)
@@ -75,7 +75,7 @@ static void every_message_type_round_trips(void)
 
 static void decoder_rejects_bad_length_version_type_and_strings(void)
 {
-	struct ds_ctl_msg m = { .type = DS_CTL_PEER }, d;
+	struct ds_ctl_msg m = {.type = DS_CTL_PEER}, d;
 	uint8_t buf[DS_CTL_MSG_MAX];
 	int len;
 
@@ -97,11 +97,11 @@ static void decoder_rejects_bad_length_version_type_and_strings(void)
 	CHECK_INT(ds_ctl_decode(buf, (size_t)len, &d), -EBADMSG); /* control character */
 	CHECK_INT(ds_ctl_decode(buf, 3, &d), -EBADMSG);
 	/* REGISTER of run 0 is refused: 0 means "no run". */
-	m = (struct ds_ctl_msg){ .type = DS_CTL_REGISTER };
+	m = (struct ds_ctl_msg){.type = DS_CTL_REGISTER};
 	len = ds_ctl_encode(&m, buf, sizeof(buf));
 	CHECK_INT(ds_ctl_decode(buf, (size_t)len, &d), -EBADMSG);
 	/* A body larger than a toolkit packet's is refused by the encoder. */
-	m = (struct ds_ctl_msg){ .type = DS_CTL_SEND };
+	m = (struct ds_ctl_msg){.type = DS_CTL_SEND};
 	m.send.body = buf;
 	m.send.body_len = DS_WIRE_BODY_MAX + 1;
 	CHECK_INT(ds_ctl_encode(&m, buf, sizeof(buf)), -EMSGSIZE);
@@ -128,7 +128,7 @@ static struct ds_ctl_server *srv;
 static int srv_send(void *arg, struct ds_ctl_client_ref *c, const struct ds_ctl_msg *m,
 		    struct ds_ctl_msg *ans)
 {
-	struct ds_ctl_msg f = { .type = DS_CTL_PACKET };
+	struct ds_ctl_msg f = {.type = DS_CTL_PACKET};
 	uint32_t to;
 
 	if (m->send.body_len < 4)
@@ -160,7 +160,7 @@ static void srv_stop(struct ds_loop *l, int signo, void *arg)
 static pid_t start_server(void)
 {
 	pid_t pid;
-	int sigs[] = { SIGTERM };
+	int sigs[] = {SIGTERM};
 	sigset_t set;
 
 	sigemptyset(&set);
@@ -169,8 +169,8 @@ static pid_t start_server(void)
 	pid = fork();
 	if (pid == 0) {
 		struct ds_loop *l;
-		struct ds_ctl_ops ops = { .hello = srv_hello, .send = srv_send,
-					  .run_end = srv_run_end };
+		struct ds_ctl_ops ops = {
+		    .hello = srv_hello, .send = srv_send, .run_end = srv_run_end};
 
 		udp_fd = socket(AF_INET, SOCK_DGRAM, 0);
 		ds_loop_new(&l);

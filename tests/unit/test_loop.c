@@ -35,15 +35,15 @@ static void note(struct ds_loop *l, void *arg)
 static void timers_fire_in_deadline_order(void)
 {
 	struct ds_loop *l;
-	struct order o = { 0 };
+	struct order o = {0};
 	struct tctx ctx[5];
 	struct ds_timer t[5];
 	int64_t base = ds_clock_ns();
-	int delays_ms[5] = { 30, 10, 50, 20, 40 };
+	int delays_ms[5] = {30, 10, 50, 20, 40};
 
 	CHECK_INT(ds_loop_new(&l), 0);
 	for (int i = 0; i < 5; i++) {
-		ctx[i] = (struct tctx){ &o, i };
+		ctx[i] = (struct tctx){&o, i};
 		ds_timer_init(&t[i], note, &ctx[i]);
 		CHECK_INT(ds_loop_timer_arm(l, &t[i], base + delays_ms[i] * DS_NSEC_PER_MSEC), 0);
 	}
@@ -64,8 +64,8 @@ static void timers_fire_in_deadline_order(void)
 static void disarmed_timer_never_fires_and_rearm_moves_it(void)
 {
 	struct ds_loop *l;
-	struct order o = { 0 };
-	struct tctx a = { &o, 1 }, b = { &o, 2 }, c = { &o, 3 };
+	struct order o = {0};
+	struct tctx a = {&o, 1}, b = {&o, 2}, c = {&o, 3};
 	struct ds_timer ta, tb, tc;
 	int64_t base = ds_clock_ns();
 
@@ -91,8 +91,8 @@ static void disarmed_timer_never_fires_and_rearm_moves_it(void)
 static void callback_can_disarm_a_timer_due_in_the_same_round(void)
 {
 	struct ds_loop *l;
-	struct order o = { 0 };
-	struct tctx a = { &o, 1 }, b = { &o, 2 };
+	struct order o = {0};
+	struct tctx a = {&o, 1}, b = {&o, 2};
 	struct ds_timer ta, tb;
 	int64_t base = ds_clock_ns();
 
@@ -132,7 +132,7 @@ static void fd_events_dispatch_and_removed_fd_gets_no_stale_event(void)
 {
 	struct ds_loop *l;
 	int a[2], b[2];
-	struct fdctx ca = { 0 }, cb = { 0 };
+	struct fdctx ca = {0}, cb = {0};
 
 	CHECK_INT(ds_loop_new(&l), 0);
 	CHECK_INT(socketpair(AF_UNIX, SOCK_DGRAM, 0, a), 0);
@@ -163,7 +163,7 @@ static void on_signal(struct ds_loop *l, int signo, void *arg)
 static void sigterm_arrives_as_an_event_and_stops_the_loop(void)
 {
 	struct ds_loop *l;
-	int sigs[] = { SIGTERM, SIGINT };
+	int sigs[] = {SIGTERM, SIGINT};
 
 	CHECK_INT(ds_loop_new(&l), 0);
 	CHECK_INT(ds_loop_signals(l, sigs, 2, on_signal, NULL), 0);
@@ -176,8 +176,8 @@ static void sigterm_arrives_as_an_event_and_stops_the_loop(void)
 static void idle_loop_with_a_far_timer_waits_without_spinning(void)
 {
 	struct ds_loop *l;
-	struct order o = { 0 };
-	struct tctx a = { &o, 1 };
+	struct order o = {0};
+	struct tctx a = {&o, 1};
 	struct ds_timer ta;
 	int64_t base = ds_clock_ns();
 	int rounds = 0;

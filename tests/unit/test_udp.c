@@ -14,7 +14,7 @@
 static int have_v6(void)
 {
 	int fd = socket(AF_INET6, SOCK_DGRAM, 0);
-	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
 	int ok;
 
 	if (fd < 0)
@@ -26,14 +26,14 @@ static int have_v6(void)
 
 static void wait_readable(int fd, int events)
 {
-	struct pollfd p = { .fd = fd, .events = (short)events };
+	struct pollfd p = {.fd = fd, .events = (short)events};
 
 	poll(&p, 1, 1000);
 }
 
 static void both_families_share_one_port_with_port_zero(void)
 {
-	struct ds_udp_config cfg = { .tos = -1, .family_optional = true };
+	struct ds_udp_config cfg = {.tos = -1, .family_optional = true};
 	struct ds_udp *u;
 
 	CHECK_INT(ds_udp_open(&cfg, &u), 0);
@@ -47,7 +47,7 @@ static void both_families_share_one_port_with_port_zero(void)
 
 static void second_open_of_a_bound_port_fails_instead_of_sharing_it(void)
 {
-	struct ds_udp_config cfg = { .tos = -1, .families = DS_UDP_IPV4 };
+	struct ds_udp_config cfg = {.tos = -1, .families = DS_UDP_IPV4};
 	struct ds_udp *u, *u2 = NULL;
 
 	CHECK_INT(ds_udp_open(&cfg, &u), 0);
@@ -59,10 +59,10 @@ static void second_open_of_a_bound_port_fails_instead_of_sharing_it(void)
 
 static void receive_gives_kernel_stamp_source_and_local_address(void)
 {
-	struct ds_udp_config cfg = { .tos = -1, .families = DS_UDP_IPV4 };
+	struct ds_udp_config cfg = {.tos = -1, .families = DS_UDP_IPV4};
 	struct ds_udp *u;
 	uint8_t buf[2][64];
-	struct ds_udp_msg m[2] = { { .buf = buf[0], .cap = 64 }, { .buf = buf[1], .cap = 8 } };
+	struct ds_udp_msg m[2] = {{.buf = buf[0], .cap = 64}, {.buf = buf[1], .cap = 8}};
 	struct ds_addr to, client_addr;
 	int c, fd;
 	char s[DS_ADDR_STRLEN];
@@ -101,10 +101,10 @@ static void receive_gives_kernel_stamp_source_and_local_address(void)
 
 static void reply_leaves_from_the_address_the_request_came_to(void)
 {
-	struct ds_udp_config cfg = { .tos = -1, .families = DS_UDP_IPV4 };
+	struct ds_udp_config cfg = {.tos = -1, .families = DS_UDP_IPV4};
 	struct ds_udp *u;
 	uint8_t buf[64];
-	struct ds_udp_msg m = { .buf = buf, .cap = sizeof(buf) };
+	struct ds_udp_msg m = {.buf = buf, .cap = sizeof(buf)};
 	struct ds_addr to, from;
 	socklen_t alen = sizeof(from.ss);
 	char rbuf[16];
@@ -133,10 +133,10 @@ static void reply_leaves_from_the_address_the_request_came_to(void)
 
 static void transmit_stamp_comes_back_with_the_payload(void)
 {
-	struct ds_udp_config cfg = { .tos = -1, .families = DS_UDP_IPV4 };
+	struct ds_udp_config cfg = {.tos = -1, .families = DS_UDP_IPV4};
 	struct ds_udp *u;
 	uint8_t pkt[100];
-	struct ds_udp_msg m = { .buf = pkt, .len = sizeof(pkt), .tos = -1 };
+	struct ds_udp_msg m = {.buf = pkt, .len = sizeof(pkt), .tos = -1};
 	struct ds_udp_txstamp ts[4];
 	int c, fd, n;
 	struct ds_addr dst;
@@ -177,10 +177,10 @@ static void transmit_stamp_comes_back_with_the_payload(void)
 
 static void ipv6_receive_gives_local_address(void)
 {
-	struct ds_udp_config cfg = { .tos = -1, .families = DS_UDP_IPV6 };
+	struct ds_udp_config cfg = {.tos = -1, .families = DS_UDP_IPV6};
 	struct ds_udp *u;
 	uint8_t buf[64];
-	struct ds_udp_msg m = { .buf = buf, .cap = sizeof(buf) };
+	struct ds_udp_msg m = {.buf = buf, .cap = sizeof(buf)};
 	struct ds_addr to;
 	char s[DS_ADDR_STRLEN];
 	int c, fd;
