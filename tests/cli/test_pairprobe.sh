@@ -4,12 +4,18 @@
 # that the responder's own audit log agrees with and that stay under 30 kB, the EWMA carried
 # across runs in the state directory (replaced, not appended), --raw rows one per packet,
 # the usage errors, and a clean exit 1 for no agent, an unknown peer, a peer whose agent is
-# down, and a peer that refuses (mesh off).
+# down, and a peer that refuses (mesh off); a responder that answers twice, late, out of
+# order, with forged times, counts or bodies (tests/helpers/ds-badpeer) has every such answer
+# counted and none in a figure.
 . "$(dirname "$0")/../lib.sh"
-need_cmd ds-agent ds-key ds-pairprobe python3
+need_cmd ds-agent ds-key ds-pairprobe python3 cc
+H=$TMP/helpers
+mkdir -p "$H"
+cc -std=gnu11 -D_GNU_SOURCE -O1 -iquote "$DS_ROOT/libds" "$DS_ROOT/tests/helpers/ds-badpeer.c" \
+	"$DS_ROOT/build/libds.a" -lcrypto -lcsv -lm -o "$H/ds-badpeer" || { echo "cannot build ds-badpeer"; exit 1; }
 
 cd "$TMP" || exit 1
-for n in a b; do
+for n in a b bad; do
 	ds-key genkey >"$n.key" && chmod 600 "$n.key"
 	eval "PUB_$n=\$(ds-key pubkey <$n.key)"
 done
@@ -17,10 +23,12 @@ free_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.
 PA=$(free_port); PB=$(free_port)
 while [ "$PB" = "$PA" ]; do PB=$(free_port); done
 PC=$(free_port)
+while [ "$PC" = "$PA" ] || [ "$PC" = "$PB" ]; do PC=$(free_port); done
 cat >peers.csv <<EOT
 name,pubkey,endpoint
 a,$PUB_a,127.0.0.1:$PA
 b,$PUB_b,127.0.0.1:$PB
+bad,$PUB_bad,127.0.0.1:$PC
 EOT
 
 pids=()
@@ -149,6 +157,28 @@ for _ in $(seq 80); do
 done
 [ "$peer_bytes" = "$bytes" ] && pass bytes-agree-with-responders-audit-log ||
 	fail bytes-agree-with-responders-audit-log "ours $bytes, responder's ${peer_bytes:-none}"
+
+# ---- a bad responder ----
+"$H/ds-badpeer" -k bad.key -P "$PUB_a" -b "127.0.0.1:$PC" -t 30 "127.0.0.1:$PA" &
+pids+=($!)
+for _ in $(seq 60); do ds-agent --status --state A | grep -q '^peer bad established yes' && break; sleep 0.1; done
+expect_exit 0 bad-responder-run-completes ds-pairprobe --state A --csv -w 200ms bad
+cp "$TMP/out" bad.csv
+echo "bad responder: duplicates $(col bad.csv duplicates) late $(col bad.csv late) bad $(col bad.csv bad)" \
+	"reorder_rev $(col bad.csv reorder_rev) rtt $(col bad.csv rtt_min_ms)/$(col bad.csv rtt_ms)/$(col bad.csv rtt_max_ms)" \
+	"loss $(col bad.csv loss_fwd_pct)/$(col bad.csv loss_rev_pct) replies $(col bad.csv replies)"
+[ "$(col bad.csv duplicates)" -ge 1 ] && pass bad-responder-duplicate-counted || fail bad-responder-duplicate-counted
+[ "$(col bad.csv late)" -ge 2 ] && pass bad-responder-late-counted || fail bad-responder-late-counted "$(col bad.csv late)"
+[ "$(col bad.csv bad)" -ge 4 ] && pass bad-responder-forgeries-counted || fail bad-responder-forgeries-counted "$(col bad.csv bad)"
+[ "$(col bad.csv reorder_rev)" -ge 1 ] && pass bad-responder-reordering-counted ||
+	fail bad-responder-reordering-counted "$(col bad.csv reorder_rev)"
+# figures from the good answers only: seq 1, 2, 4, 5, 10 on loopback
+num_between "$(col bad.csv rtt_max_ms)" 0.001 100 && [ "$(col bad.csv replies)" = 5 ] &&
+	pass bad-responder-no-bad-answer-in-rtt || fail bad-responder-no-bad-answer-in-rtt "$(tail -1 bad.csv)"
+[ "$(col bad.csv loss_fwd_pct)" = 0.000 ] && pass bad-responder-no-made-up-forward-loss ||
+	fail bad-responder-no-made-up-forward-loss "$(col bad.csv loss_fwd_pct)"
+num_between "$(col bad.csv bw_rev_mbps)$(col bad.csv bw_rev_lower_bound_mbps)" 1 1e9 &&
+	pass bad-responder-pairs-still-measured || fail bad-responder-pairs-still-measured "$(tail -1 bad.csv)"
 
 # ---- failures ----
 expect_exit 1 unknown-peer ds-pairprobe --state A c
