@@ -97,6 +97,19 @@ static void skip(struct ds_gradehist *h, long line)
 		h->first_skipped_line = line;
 }
 
+/* "YYYY-" with YYYY in 1970..2199. */
+static bool year_ok(const char *v)
+{
+	int i, year = 0;
+
+	for (i = 0; i < 4; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return false;
+		year = year * 10 + (v[i] - '0');
+	}
+	return v[4] == '-' && year >= 1970 && year <= 2199;
+}
+
 static int parse_row(struct ds_csv_reader *rd, struct ds_gradehist_row *row)
 {
 	const char *v;
@@ -106,7 +119,8 @@ static int parse_row(struct ds_csv_reader *rd, struct ds_gradehist_row *row)
 	row->pid = -1;
 	row->grade = DS_GRADE_NONE;
 	v = ds_csv_reader_get_name(rd, "ts");
-	if (!v || ds_time_parse_iso8601(v, &row->ts_ns) < 0)
+	/* Years outside 1970..2199 are not ours (and would not fit in int64 nanoseconds). */
+	if (!v || !year_ok(v) || ds_time_parse_iso8601(v, &row->ts_ns) < 0)
 		return -EBADMSG;
 	v = ds_csv_reader_get_name(rd, "remote");
 	if (!v || ds_addr_parse(v, 0, DS_ADDR_PORT_OPTIONAL, &row->remote) < 0)
