@@ -1056,14 +1056,32 @@ static const char *const metric_columns[DS_METRIC_COUNT] = {"rtt_ms", "bw_mbps",
 /* Three significant figures or so, the way a person reads a heat map. */
 static void fmt_num(char *buf, size_t len, double v)
 {
+	static const double scale[] = {1, 10, 100};
 	double a = fabs(v);
+	int decimals = a < 10 ? 2 : a < 100 ? 1 : 0, n = 0, d;
+	char rev[32];
+	long long x;
 
-	if (a < 10)
-		snprintf(buf, len, "%.2f", v);
-	else if (a < 100)
-		snprintf(buf, len, "%.1f", v);
-	else
-		snprintf(buf, len, "%.0f", v);
+	if (!isfinite(v) || a >= 1e12 || len < 24) {
+		snprintf(buf, len, "%.*f", decimals, v);
+		return;
+	}
+	/* A million cells per matrix on a big fleet: digits by hand, not snprintf("%.2f"); on a
+	 * near-tie the last digit may differ from printf's by one. */
+	x = llrint(a * scale[decimals]);
+	for (d = 0; d < decimals; d++, x /= 10)
+		rev[n++] = (char)('0' + x % 10);
+	if (decimals)
+		rev[n++] = '.';
+	do
+		rev[n++] = (char)('0' + x % 10);
+	while ((x /= 10) > 0);
+	d = 0;
+	if (v < 0 && llrint(a * scale[decimals]) != 0)
+		buf[d++] = '-';
+	while (n > 0)
+		buf[d++] = rev[--n];
+	buf[d] = '\0';
 }
 
 static void fmt_iso(char *buf, size_t len, int64_t ns)
@@ -1110,7 +1128,10 @@ static void cell_text(const struct ds_report_cell *c, enum ds_report_metric m, c
 		break;
 	}
 	fmt_num(num, sizeof(num), v->value);
-	snprintf(buf, len, "%s%s", v->lower_bound ? ">=" : "", num);
+	if (v->lower_bound)
+		snprintf(buf, len, ">=%s", num);
+	else
+		snprintf(buf, len, "%s", num);
 }
 
 static const char status_marks[DS_STATUS_COUNT] = {' ', ' ', '~', '!', ' '};
