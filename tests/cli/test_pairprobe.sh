@@ -139,6 +139,21 @@ else
 	skip gnuplot-script-plots-raw "no gnuplot"
 fi
 
+# ---- two runs at once share the warm port, each sees only its own packets ----
+ds-pairprobe --state A --csv b >par1.csv 2>par1.err &
+p1=$!
+ds-pairprobe --state A --csv b >par2.csv 2>par2.err
+r2=$?
+wait $p1
+r1=$?
+if [ $r1 = 0 ] && [ $r2 = 0 ] && [ "$(col par1.csv replies)" = 10 ] && [ "$(col par2.csv replies)" = 10 ] &&
+	[ "$(col par1.csv bad)" = 0 ] && [ "$(col par2.csv bad)" = 0 ] &&
+	[ "$(col par1.csv run_id)" != "$(col par2.csv run_id)" ]; then
+	pass concurrent-runs-apart
+else
+	fail concurrent-runs-apart "$(cat par1.csv par2.csv par1.err par2.err)"
+fi
+
 # ---- options ----
 expect_exit 0 duration-and-interval ds-pairprobe --state A --csv -d 100ms -i 10ms --pairs 0 b
 [ "$(col "$TMP/out" echoes)" = 10 ] && [ -z "$(col "$TMP/out" bw_fwd_mbps)$(col "$TMP/out" bw_fwd_lower_bound_mbps)" ] &&
