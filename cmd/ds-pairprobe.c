@@ -517,15 +517,16 @@ int main(int argc, char **argv)
 	}
 	/* The EWMA of the median RTT, per peer, across runs. */
 	if (!isnan(res.rtt.median)) {
-		double prev;
+		bool was_bad;
 
-		err = ds_probe_ewma_load(c.state_dir, c.peer, &prev, &runs);
-		if (err && err != -ENOENT)
-			ds_warnc(-err, "EWMA state for %s unreadable, starting over", c.peer);
-		ewma = ds_stats_ewma(err ? NAN : prev, res.rtt.median, DS_EWMA_ALPHA_RTT);
-		err = ds_probe_ewma_save(c.state_dir, c.peer, ewma, (err ? 0 : runs) + 1);
-		if (err)
-			ds_warnc(-err, "cannot save the EWMA state in %s", c.state_dir);
+		err = ds_probe_ewma_update(c.state_dir, c.peer, res.rtt.median, &ewma, &runs,
+					   &was_bad);
+		if (was_bad)
+			ds_warnx("EWMA state for %s unreadable, starting over", c.peer);
+		if (err) {
+			ds_warnc(-err, "cannot keep the EWMA state in %s", c.state_dir);
+			ewma = ds_stats_ewma(NAN, res.rtt.median, DS_EWMA_ALPHA_RTT);
+		}
 	}
 	ds_ctl_unregister(cl, run_id, res.bytes_sent + res.bytes_peer, "ok");
 	if (c.raw)

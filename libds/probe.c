@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -971,6 +972,44 @@ int ds_probe_ewma_save(const char *state_dir, const char *peer, double ewma_ms, 
 		err = -errno;
 	if (err)
 		unlink(tmp);
+	return err;
+}
+
+int ds_probe_ewma_update(const char *state_dir, const char *peer, double median_ms, double *ewma_ms,
+			 uint64_t *runs, bool *was_bad)
+{
+	char path[4096];
+	double prev;
+	uint64_t n;
+	int fd, err;
+
+	*was_bad = false;
+	if (!isfinite(median_ms) || median_ms < 0)
+		return -EINVAL;
+	err = ewma_path(state_dir, peer, path, sizeof(path), true);
+	if (err)
+		return err;
+	/* path ends in ".ewma": the lock file is beside it */
+	memcpy(path + strlen(path) - 5, ".lock", 5);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	err = ds_probe_ewma_load(state_dir, peer, &prev, &n);
+	if (err == -EBADMSG)
+		*was_bad = true;
+	if (err) {
+		prev = NAN;
+		n = 0;
+	}
+	*ewma_ms = ds_stats_ewma(prev, median_ms, DS_EWMA_ALPHA_RTT);
+	*runs = n + 1;
+	err = ds_probe_ewma_save(state_dir, peer, *ewma_ms, *runs);
+	close(fd); /* and with it the lock */
 	return err;
 }
 

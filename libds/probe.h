@@ -179,6 +179,11 @@ void ds_probe_train(const int64_t *rx_ns, const uint32_t *bits, size_t n, double
  * temporary file, fsync, rename). load: 0, -ENOENT (first run), -EBADMSG. */
 int ds_probe_ewma_load(const char *state_dir, const char *peer, double *ewma_ms, uint64_t *runs);
 int ds_probe_ewma_save(const char *state_dir, const char *peer, double ewma_ms, uint64_t runs);
+/* Fold one run's median RTT into the file under an flock(2) of DIR/pairprobe/PEER.lock, so
+ * that runs at once never lose each other's update. A file that does not parse starts over
+ * (*was_bad set). 0 and the new average and run count, or -errno. */
+int ds_probe_ewma_update(const char *state_dir, const char *peer, double median_ms, double *ewma_ms,
+			 uint64_t *runs, bool *was_bad);
 
 /* ---- one run through the agent ----
  * Sends the plan to `peer` under run_id over the control client c and collects the

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "probe.h"
@@ -576,6 +577,48 @@ static void ewma_file_round_trip(void)
 	CHECK(fabs(e - 31.0) < 1e-9);
 }
 
+static void ewma_updates_at_once_all_count(void)
+{
+	char dir[] = "/tmp/test_probe.XXXXXX", path[256];
+	double e;
+	uint64_t runs;
+	bool bad;
+	pid_t kid;
+
+	CHECK(mkdtemp(dir) != NULL);
+	CHECK(ds_probe_ewma_update(dir, "p", 30.0, &e, &runs, &bad) == 0);
+	CHECK(e == 30.0 && runs == 1 && !bad);
+	CHECK(ds_probe_ewma_update(dir, "p", 36.0, &e, &runs, &bad) == 0);
+	CHECK(fabs(e - 31.0) < 1e-9 && runs == 2);
+	/* two processes, 100 updates each, all at once: no update lost */
+	kid = fork();
+	for (int i = 0; i < 100; i++)
+		ds_probe_ewma_update(dir, "p", 31.0, &e, &runs, &bad);
+	if (kid == 0)
+		_exit(0);
+	waitpid(kid, NULL, 0);
+	CHECK(ds_probe_ewma_load(dir, "p", &e, &runs) == 0);
+	CHECK_INT(runs, 202);
+	CHECK(fabs(e - 31.0) < 1e-9);
+	snprintf(path, sizeof(path), "%s/pairprobe/p.ewma", dir);
+	{
+		FILE *f = fopen(path, "w");
+
+		if (f) {
+			fputs("x\n", f);
+			fclose(f);
+		}
+	}
+	CHECK(ds_probe_ewma_update(dir, "p", 12.0, &e, &runs, &bad) == 0);
+	CHECK(bad && e == 12.0 && runs == 1);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/pairprobe/p.lock", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/pairprobe", dir);
+	rmdir(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	UNIT_RUN(clean_run_figures);
@@ -595,5 +638,6 @@ int main(void)
 	UNIT_RUN(options_out_of_range_refused);
 	UNIT_RUN(raw_rows_one_per_packet);
 	UNIT_RUN(ewma_file_round_trip);
+	UNIT_RUN(ewma_updates_at_once_all_count);
 	UNIT_EXIT();
 }
