@@ -330,7 +330,7 @@ int main(int argc, char **argv)
 		struct mmsghdr th[B], rh[B];
 		struct iovec tiov[B], riov[B];
 		int64_t end = ds_clock_ns() + (int64_t)seconds * DS_NSEC_PER_SEC, start;
-		uint64_t sent = 0, got = 0;
+		uint64_t sent = 0, got = 0, credited = 0; /* credited: replies + given up */
 
 		/* Seal the requests before the clock starts (the agent is measured, not the
 		 * generator's cipher): up to 150,000 requests per second of flood. */
@@ -359,7 +359,7 @@ int main(int argc, char **argv)
 			int n = 0, r;
 			struct pollfd pf = {.fd = fd, .events = POLLIN};
 
-			while (n < B && sent + (uint64_t)n - got < window) {
+			while (n < B && sent + (uint64_t)n - credited < window) {
 				if (used < npre) {
 					tiov[n].iov_base = pre + used++ * size;
 					tiov[n].iov_len = (size_t)plen;
@@ -381,15 +381,17 @@ int main(int argc, char **argv)
 					if (tiov[k].iov_base != tx[k] && used > 0)
 						used--;
 			}
-			if (poll(&pf, 1, sent - got >= window ? 20 : 0) > 0) {
+			if (poll(&pf, 1, sent - credited >= window ? 20 : 0) > 0) {
 				while ((r = recvmmsg(fd, rh, B, MSG_DONTWAIT, NULL)) > 0) {
-					for (int i = 0; i < r; i++)
+					for (int i = 0; i < r; i++) {
 						got += rx[i][0] == DS_WIRE_ECHO_REPLY;
+						credited += rx[i][0] == DS_WIRE_ECHO_REPLY;
+					}
 					if (r < B)
 						break;
 				}
-			} else if (sent - got >= window) {
-				got = sent; /* lost in a full buffer: refill the window */
+			} else if (sent - credited >= window) {
+				credited = sent; /* lost in a full buffer: refill the window */
 			}
 		}
 		{
