@@ -158,7 +158,21 @@ fi
 expect_exit 0 duration-and-interval ds-pairprobe --state A --csv -d 100ms -i 10ms --pairs 0 b
 [ "$(col "$TMP/out" echoes)" = 10 ] && [ -z "$(col "$TMP/out" bw_fwd_mbps)$(col "$TMP/out" bw_fwd_lower_bound_mbps)" ] &&
 	pass duration-over-interval-echoes-no-pairs || fail duration-over-interval-echoes-no-pairs "$(tail -1 "$TMP/out")"
+if command -v tshark >/dev/null && [ "$(id -u)" = 0 ]; then
+	tshark -i lo -f "udp dst port $PB and greater 100" -T fields -e ip.dsfield.dscp -a duration:8 \
+		>dscp.out 2>dscp.err &
+	tpid=$!
+	for _ in $(seq 50); do grep -q Capturing dscp.err 2>/dev/null && break; sleep 0.1; done
+fi
 expect_exit 0 dscp-and-size ds-pairprobe --state A --csv --dscp 46 -s 200 -c 3 b
+if [ -n "${tpid:-}" ]; then
+	kill -INT "$tpid" 2>/dev/null; wait "$tpid" 2>/dev/null
+	# every request of the run carries EF (46); keepalives (88 bytes) are filtered out
+	if [ -s dscp.out ] && [ "$(sort -u dscp.out)" = 46 ]; then pass dscp-on-every-packet-sent
+	else fail dscp-on-every-packet-sent "$(sort dscp.out | uniq -c | tr '\n' ' ')"; fi
+else
+	skip dscp-on-every-packet-sent "no tshark or not root"
+fi
 [ "$(col "$TMP/out" bytes_fwd)" -gt $((3 * 200)) ] && pass size-makes-echoes-larger || fail size-makes-echoes-larger
 expect_exit 0 human-output ds-pairprobe --state A b
 grep -q '^a -> b ' "$TMP/out" && grep -q '^fwd: ' "$TMP/out" && grep -q '^rev: ' "$TMP/out" && [ ! -s "$TMP/err" ] &&
