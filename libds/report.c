@@ -1871,6 +1871,11 @@ static int collect_asymmetries(const struct ds_report *rep, const struct ds_repo
 				x.metric = DS_METRIC_LOSS;
 				x.a = ab->m[2].value;
 				x.b = ba->m[2].value;
+				/* Against a loss-free direction the ratio is infinite: rank by how many
+				 * marginal steps apart they are instead, next to the other ratios. */
+				x.score = 1 + fabs(x.a - x.b) / (t->loss_marginal_pp > 0.1
+									 ? t->loss_marginal_pp
+									 : 0.1);
 				r = r ? r : finding_add(fs, &x);
 			}
 		}
@@ -2051,15 +2056,15 @@ int ds_report_write_summary(const struct ds_report *rep, const struct ds_report_
 		}
 	}
 	if (asym.n)
-		fprintf(f, "\nStrongly asymmetric pairs (one direction %g× the other or more):\n",
-			t->asymmetry_ratio);
+		fprintf(f, "\nStrongly asymmetric pairs (%zu; one direction %g× the other or more):\n",
+			asym.n, t->asymmetry_ratio);
 	for (k = 0; k < asym.n && more_lines(f, k, asym.n, fmt); k++) {
 		const struct finding *x = &asym.v[k];
 		const char *s = ds_report_agent(rep, x->src), *d = ds_report_agent(rep, x->dst);
 
 		fmt_num(a, sizeof(a), x->a);
 		fmt_num(b, sizeof(b), x->b);
-		if (x->score >= 1e6)
+		if (x->kind == ASYM_LOSS || x->score >= 1e6)
 			fprintf(f, "  %zu. %s ⇄ %s %s: %s %s %s → %s, %s %s %s → %s.\n", k + 1, s,
 				d, asym_words[x->kind], a, asym_units[x->kind], s, d, b,
 				asym_units[x->kind], d, s);
