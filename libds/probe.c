@@ -1148,7 +1148,9 @@ static void on_sent(struct drv *d, const struct ds_ctl_msg *m)
 	d->pend[slot].used = false;
 	d->outstanding--;
 	if (m->type == DS_CTL_ERR) {
-		if (!d->err)
+		/* A full socket buffer loses this one request (it counts as never sent);
+		 * anything else ends the run. */
+		if (m->err.err != EAGAIN && m->err.err != ENOBUFS && !d->err)
 			d->err = -m->err.err;
 		return;
 	}
@@ -1233,17 +1235,20 @@ static int pump(struct drv *d, int64_t until, bool (*done)(struct drv *))
 
 		if (done && done(d))
 			return 0;
-		if (now >= until)
-			return 0;
-		ts = ds_ns_timespec(until - now);
+		/* Past `until`, still take what is already waiting (a poll of 0), so that the
+		 * agent's answers never pile up in the socket however short the interval. */
+		ts = ds_ns_timespec(now < until ? until - now : 0);
 		r = ppoll(&pf, 1, &ts, NULL);
 		if (r < 0) {
 			if (errno == EINTR)
 				return -EINTR;
 			return -errno;
 		}
-		if (r == 0)
+		if (r == 0) {
+			if (ds_clock_ns() >= until)
+				return 0;
 			continue;
+		}
 		n = recv(d->fd, d->buf, sizeof(d->buf), MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
@@ -1283,6 +1288,11 @@ static bool closer_in(struct drv *d)
 	return ds_probe_closers_answered(d->p) != 0;
 }
 
+static bool few_outstanding(struct drv *d)
+{
+	return d->outstanding <= 4;
+}
+
 static bool nothing_outstanding(struct drv *d)
 {
 	return d->outstanding == 0;
@@ -1314,6 +1324,10 @@ int ds_probe_run(struct ds_probe *p, struct ds_ctl_client *c, uint32_t run_id, c
 			err = pump(d, ds_clock_ns() + 2 * DS_NSEC_PER_SEC, nothing_outstanding);
 		if (!err)
 			err = pump(d, t + (int64_t)(i + 1) * o->interval_ns, NULL);
+		/* At a short interval, let the agent's answers catch up before the request
+		 * table fills. */
+		if (!err && d->outstanding > 16)
+			err = pump(d, ds_clock_ns() + DS_NSEC_PER_SEC, few_outstanding);
 		if (err)
 			goto out;
 	}
