@@ -605,6 +605,18 @@ int ds_turn_allocate(struct ds_turn *t, int64_t now_ns)
 	return 0;
 }
 
+int ds_turn_refresh(struct ds_turn *t, int64_t now_ns)
+{
+	if (t->state != DS_TURN_ALLOCATED)
+		return -ENOTCONN;
+	if (t->refresh_txn >= 0)
+		return -EALREADY;
+	t->last_now = now_ns;
+	t->refresh_ns = now_ns;
+	schedule(t, now_ns);
+	return 0;
+}
+
 int ds_turn_release(struct ds_turn *t, int64_t now_ns)
 {
 	int r;
@@ -1249,6 +1261,7 @@ int ds_turn_drive(struct ds_turn *t, int fd, int64_t deadline_ns, ds_turn_data_f
 	struct sockaddr_storage ss;
 	struct ds_addr from;
 	int64_t now, wait;
+	bool got_data = false;
 	ssize_t n;
 	int r;
 
@@ -1289,8 +1302,13 @@ int ds_turn_drive(struct ds_turn *t, int fd, int64_t deadline_ns, ds_turn_data_f
 				continue;
 			ds_addr_unmap_v4(&from);
 			r = ds_turn_input(t, buf, (size_t)n, &from, ds_clock_ns(), &d);
-			if (r == DS_TURN_IN_DATA && on_data)
-				on_data(arg, &d);
+			if (r == DS_TURN_IN_DATA) {
+				got_data = true;
+				if (on_data)
+					on_data(arg, &d);
+			}
 		}
+		if (got_data)
+			return 2;
 	}
 }

@@ -163,6 +163,9 @@ void ds_turn_free(struct ds_turn *t);
 
 /* Start allocating (IDLE, RELEASED or FAILED: a fresh start). 0, -EALREADY. */
 int ds_turn_allocate(struct ds_turn *t, int64_t now_ns);
+/* Refresh now rather than a minute before expiry (e.g. after the NAT may have rebound).
+ * 0, -ENOTCONN (not ALLOCATED), -EALREADY (a refresh is in flight). */
+int ds_turn_refresh(struct ds_turn *t, int64_t now_ns);
 /* Release: Refresh with LIFETIME 0 (ALLOCATED), else just forget. 0. */
 int ds_turn_release(struct ds_turn *t, int64_t now_ns);
 
@@ -229,9 +232,9 @@ const char *ds_turn_error_text(int code);
 
 /*
  * Blocking driver for tools and tests: send what is queued on fd (connected or not),
- * then poll fd, feed what arrives, tick, until an event is queued (returns 1), deadline_ns
- * (monotonic) passes (returns 0), or an error (-errno). Peer data goes to on_data when it is
- * not NULL; datagrams that are not ours are dropped.
+ * then poll fd, feed what arrives, tick, until an event is queued (returns 1), peer data
+ * was handed to on_data (returns 2; on_data may be NULL), deadline_ns (monotonic) passes
+ * (returns 0), or an error (-errno). Datagrams that are not ours are dropped.
  */
 typedef void (*ds_turn_data_fn)(void *arg, const struct ds_turn_data *d);
 int ds_turn_drive(struct ds_turn *t, int fd, int64_t deadline_ns, ds_turn_data_fn on_data,

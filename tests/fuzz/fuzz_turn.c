@@ -13,7 +13,7 @@
  *   3  time passes (len milliseconds x 997) and the client ticks; everything queued is pulled
  *   4  permit / bind / forget a peer made of the bytes
  *   5  wrap the bytes for a peer
- *   6  release, or allocate again
+ *   6  release, allocate again, or refresh now
  *   7  ChannelData for a bound channel with the bytes as payload and a fuzzed length
  * Invariants checked: pulled datagrams parse as STUN with a valid FINGERPRINT, wrapped ones
  * parse as STUN or ChannelData, peer data lies inside the datagram given.
@@ -239,7 +239,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	state = data[0] % 6;
 	t = setup(state, data[0] & 0x40);
 	pull_all(t, NULL);
-	while (off + 3 <= size) {
+	/* at most 64 records: longer inputs add time, not states */
+	for (unsigned rec = 0; rec < 64 && off + 3 <= size; rec++) {
 		uint8_t op = data[off];
 		const uint8_t *b;
 
@@ -296,10 +297,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		case 6:
-			if (op & 8)
+			if ((op >> 3) % 3 == 0)
+				ds_turn_release(t, now);
+			else if ((op >> 3) % 3 == 1)
 				ds_turn_allocate(t, now);
 			else
-				ds_turn_release(t, now);
+				ds_turn_refresh(t, now);
 			pull_all(t, NULL);
 			break;
 		case 7:

@@ -7,7 +7,12 @@
  * step worked, 1 otherwise, 2 on a usage error.
  *
  *   ds-turnrelay -s SERVER (-u USER -p PASS | -S SECRET [-n NAME]) [-P PEER] [-c COUNT]
- *                [-l LIFETIME] [-H HOLD_S] [-k] [-4|-6]
+ *                [-l LIFETIME] [-H HOLD_S] [-R REFRESH_S] [-b LOCAL_PORT] [-k] [-4|-6]
+ *
+ * -R asks for a refresh every REFRESH_S seconds while holding (coturn never grants less than
+ * 600 s, so a test cannot wait for the scheduled one). -k keeps the allocation (no release); -b
+ * binds the client socket to a port (a second run from the same port then meets 437 Allocation
+ * Mismatch if the first was kept).
  *
  * Built by tests/cli/test_turn.sh and tests/lab/test_turn.sh against build/libds.a.
  */
@@ -124,8 +129,9 @@ static int echo_round(struct ds_turn *t, int fd, const struct ds_addr *peer, uns
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: ds-turnrelay -s SERVER (-u USER -p PASS | -S SECRET [-n NAME]) "
-			"[-P PEER] [-c COUNT] [-l LIFETIME] [-H HOLD_S] [-k] [-4|-6]\n");
+	fprintf(stderr,
+		"usage: ds-turnrelay -s SERVER (-u USER -p PASS | -S SECRET [-n NAME]) "
+		"[-P PEER] [-c COUNT] [-l LIFETIME] [-H HOLD_S] [-R S] [-b PORT] [-k] [-4|-6]\n");
 	exit(2);
 }
 
@@ -134,7 +140,7 @@ int main(int argc, char **argv)
 	const char *server_s = NULL, *user = NULL, *pass = NULL, *secret = NULL, *name = "ds";
 	const char *peer_s = NULL;
 	char rest_user[128], rest_pass[64], a[DS_ADDR_STRLEN], b[DS_ADDR_STRLEN];
-	unsigned count = 3, lifetime = 0, hold = 0;
+	unsigned count = 3, lifetime = 0, hold = 0, bind_port = 0, every = 0;
 	bool keep = false, ok = true;
 	int opt, fd, family = 0, r;
 	struct ds_turn_config cfg;
@@ -143,7 +149,7 @@ int main(int argc, char **argv)
 	struct echo_state echo;
 	struct ds_turn *t;
 
-	while ((opt = getopt(argc, argv, "s:u:p:S:n:P:c:l:H:k46")) != -1) {
+	while ((opt = getopt(argc, argv, "s:u:p:S:n:P:c:l:H:R:b:k46")) != -1) {
 		switch (opt) {
 		case 's':
 			server_s = optarg;
@@ -171,6 +177,12 @@ int main(int argc, char **argv)
 			break;
 		case 'H':
 			hold = (unsigned)atoi(optarg);
+			break;
+		case 'R':
+			every = (unsigned)atoi(optarg);
+			break;
+		case 'b':
+			bind_port = (unsigned)atoi(optarg);
 			break;
 		case 'k':
 			keep = true;
@@ -215,6 +227,18 @@ int main(int argc, char **argv)
 	fd = socket(ds_addr_family(&server), SOCK_DGRAM, 0);
 	if (fd < 0)
 		return 1;
+	if (bind_port) {
+		struct ds_addr b;
+
+		memset(&b, 0, sizeof(b));
+		b.ss.ss_family = (sa_family_t)ds_addr_family(&server);
+		b.len = ds_addr_family(&server) == AF_INET6 ? sizeof(b.sin6) : sizeof(b.sin);
+		ds_addr_set_port(&b, (uint16_t)bind_port);
+		if (bind(fd, &b.sa, b.len) < 0) {
+			printf("error=bind %s\n", strerror(errno));
+			return 1;
+		}
+	}
 	memset(&echo, 0, sizeof(echo));
 
 	ds_turn_allocate(t, ds_clock_ns());
@@ -260,8 +284,17 @@ int main(int argc, char **argv)
 		int64_t end = ds_clock_ns() + (int64_t)hold * DS_NSEC_PER_SEC;
 		unsigned refreshed = 0, perms = 0, chans = 0;
 
+		int64_t next_refresh = ds_clock_ns() + (int64_t)every * DS_NSEC_PER_SEC;
+
 		while (ds_clock_ns() < end) {
-			r = ds_turn_drive(t, fd, end, on_data, &echo);
+			int64_t until = every && next_refresh < end ? next_refresh : end;
+
+			if (every && ds_clock_ns() >= next_refresh) {
+				ds_turn_refresh(t, ds_clock_ns());
+				next_refresh += (int64_t)every * DS_NSEC_PER_SEC;
+				continue;
+			}
+			r = ds_turn_drive(t, fd, until, on_data, &echo);
 			if (r < 0)
 				break;
 			while (ds_turn_event(t, &ev) == 1) {
