@@ -46,11 +46,14 @@ printf 'name,pubkey,endpoint\nc,%s,\n' "$C" >peers1.csv
 "${pin_agent[@]}" "$bin/ds-agent" -q -k a.key -n a --peers peers1.csv --state s1 -p "$P" --rate-limit 0 &
 ap=$!; pids+=("$ap")
 wait_sock s1 || { echo "agent did not start"; exit 1; }
-t0=$(cpu_ticks $ap); w0=$(date +%s%N)
+# The agent's CPU time over the whole generator run (it is idle while the requests are
+# sealed beforehand) divided by the flood's own duration.
+t0=$(cpu_ticks $ap)
 out=$("${pin_load[@]}" "$T/ds-echo" -k c.key -P "$A" -t "$SECS" -w 128 "127.0.0.1:$P")
-t1=$(cpu_ticks $ap); w1=$(date +%s%N)
+t1=$(cpu_ticks $ap)
 rate=$(echo "$out" | sed -n 's/.*rate \([0-9]*\)\/s.*/\1/p')
-busy=$(echo "scale=1; 100 * ($t1 - $t0) / $HZ / (($w1 - $w0) / 1000000000)" | bc)
+fsecs=$(echo "$out" | sed -n 's/.*secs \([0-9.]*\).*/\1/p')
+busy=$(echo "scale=1; 100 * ($t1 - $t0) / $HZ / $fsecs" | bc)
 per_core=$(echo "scale=0; $rate * 100 / ($busy + 0.0001)" | bc)
 answered=$("$bin/ds-agent" --status --state s1 | awk '$1=="answered"{print $2}')
 kill $ap; wait $ap 2>/dev/null
@@ -90,7 +93,7 @@ kill $ap; wait $ap 2>/dev/null
 ok() { if [ "$(echo "$1" | bc)" -eq 1 ]; then echo met; else echo "NOT met"; fi; }
 echo "| metric | goal | measured | |"
 echo "|---|---|---|---|"
-echo "| authenticated echoes answered per second | >= 100000 on one core | $rate/s with the agent ${busy}% busy = $per_core per agent CPU-second (${SECS} s flood, $answered answered) | $(ok "$per_core >= 100000") |"
+echo "| authenticated echoes answered per second | >= 100000 on one core | $rate/s with the agent ${busy}% busy = $per_core per agent CPU-second (${SECS} s flood, $answered answered) | $(ok "$per_core >= 100000")$([ "$rate" -lt 100000 ] && echo " (extrapolated: the raw rate is below the goal, with the agent not saturated)") |"
 echo "| RSS with 1000 peers configured | <= 16 MB | $((rss_kb / 1024)).$(( (rss_kb % 1024) * 10 / 1024 )) MB (peak $((hwm_kb / 1024)) MB) | $(ok "$rss_kb <= 16384") |"
 echo "| RSS with 1000 peers, all with an endpoint (every session made) | (<= 16 MB) | $((rss_all_kb / 1024)).$(( (rss_all_kb % 1024) * 10 / 1024 )) MB | $(ok "$rss_all_kb <= 16384") |"
 echo "| idle CPU, 1000 peers | < 0.5 % | ${idle} % over ${IDLE} s | $(ok "$idle < 0.5") |"

@@ -329,7 +329,7 @@ int main(int argc, char **argv)
 		static uint8_t tx[B][DS_WIRE_MAX_PACKET], rx[B][2048];
 		struct mmsghdr th[B], rh[B];
 		struct iovec tiov[B], riov[B];
-		int64_t end = ds_clock_ns() + (int64_t)seconds * DS_NSEC_PER_SEC, start;
+		int64_t end, start;
 		uint64_t sent = 0, got = 0, credited = 0; /* credited: replies + given up */
 
 		/* Seal the requests before the clock starts (the agent is measured, not the
@@ -355,6 +355,7 @@ int main(int argc, char **argv)
 			rh[i].msg_hdr = (struct msghdr){.msg_iov = &riov[i], .msg_iovlen = 1};
 		}
 		start = ds_clock_ns();
+		end = start + (int64_t)seconds * DS_NSEC_PER_SEC;
 		while (ds_clock_ns() < end) {
 			int n = 0, r;
 			struct pollfd pf = {.fd = fd, .events = POLLIN};
@@ -399,8 +400,9 @@ int main(int argc, char **argv)
 
 			replies = 0;
 			pump(100);
-			printf("sent %llu replies %llu rate %.0f/s\n", (unsigned long long)sent,
-			       (unsigned long long)got, (double)got / secs);
+			printf("sent %llu replies %llu rate %.0f/s secs %.3f\n",
+			       (unsigned long long)sent, (unsigned long long)got, (double)got / secs,
+			       secs);
 		}
 		return 0;
 	}
