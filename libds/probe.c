@@ -643,47 +643,61 @@ static void capacity(const struct ds_pair_sample *s, const int64_t *send_gap, si
 	d->bw_mbps = d->bw_pair_mbps;
 }
 
+/* Median of per-gap rates (Mbit/s) of packets a+1..b: robust to a pause and to a few
+ * packets released together, which a rate over the whole span is not. */
+static double gap_rate_median(const int64_t *rx_ns, const uint32_t *bits, size_t a, size_t b)
+{
+	double r[DS_PROBE_MAX_TRAIN];
+	size_t n = 0;
+
+	for (size_t i = a + 1; i <= b && n < DS_PROBE_MAX_TRAIN; i++) {
+		int64_t g = rx_ns[i] - rx_ns[i - 1];
+
+		r[n++] = g > 0 ? bits[i] / ((double)g / 1e3) : INFINITY;
+	}
+	return n ? ds_stats_median(r, n) : NAN;
+}
+
 void ds_probe_train(const int64_t *rx_ns, const uint32_t *bits, size_t n, double ref_mbps,
 		    double *head_mbps, double *tail_mbps, int *shaper, double *burst_bytes)
 {
-	size_t h, t;
-	double sum = 0, ref;
+	double ref, bytes;
 
 	*head_mbps = *tail_mbps = *burst_bytes = NAN;
 	*shaper = -1;
-	if (n < 4)
+	if (n < 4 || n > DS_PROBE_MAX_TRAIN)
 		return;
-	h = n / 2;
-	t = n - 1 - (n - 1) / 3;
-	for (size_t i = 1; i <= h; i++)
-		sum += bits[i];
-	if (rx_ns[h] > rx_ns[0])
-		*head_mbps = sum / ((double)(rx_ns[h] - rx_ns[0]) / 1e3);
-	sum = 0;
-	for (size_t i = t + 1; i < n; i++)
-		sum += bits[i];
-	if (rx_ns[n - 1] > rx_ns[t])
-		*tail_mbps = sum / ((double)(rx_ns[n - 1] - rx_ns[t]) / 1e3);
-	if (isnan(*tail_mbps))
+	/* Head: the first third; tail: the last half. An emptied bucket spaces every packet
+	 * at the token rate, so the tail's median gap is the shaper's rate even when the
+	 * sender paused (and the bucket let a few through) on the way. */
+	*head_mbps = gap_rate_median(rx_ns, bits, 0, (n - 1) / 3 > 1 ? (n - 1) / 3 : 1);
+	*tail_mbps = gap_rate_median(rx_ns, bits, (n - 1) / 2, n - 1);
+	if (isinf(*head_mbps))
+		*head_mbps = NAN;
+	if (isnan(*tail_mbps) || isinf(*tail_mbps)) {
+		*tail_mbps = NAN;
 		return;
+	}
 	ref = !isnan(ref_mbps) && ref_mbps > 0 ? ref_mbps : *head_mbps;
 	if (isnan(ref))
 		return;
 	*shaper = *tail_mbps < 0.75 * ref;
-	if (*shaper) {
-		/* The knee: the first gap much longer than the packet takes at the burst rate. */
-		double bytes = bits[0] / 8.0;
+	if (!*shaper)
+		return;
+	/* The knee: the first packet from which the gaps stay at the token rate (three of
+	 * the next four at least half the tail's gap). */
+	bytes = bits[0] / 8.0;
+	for (size_t i = 1; i < n; i++) {
+		unsigned slow = 0, seen = 0;
 
-		for (size_t i = 1; i < n; i++) {
-			double at_ref_ns = bits[i] / ref * 1e3;
-
-			if ((double)(rx_ns[i] - rx_ns[i - 1]) > 2.0 * at_ref_ns &&
-			    (double)(rx_ns[i] - rx_ns[i - 1]) > 0.5 * bits[i] / *tail_mbps * 1e3)
-				break;
-			bytes += bits[i] / 8.0;
-		}
-		*burst_bytes = bytes;
+		for (size_t k = i; k < n && k < i + 4; k++, seen++)
+			if ((double)(rx_ns[k] - rx_ns[k - 1]) >= 0.5 * bits[k] / *tail_mbps * 1e3)
+				slow++;
+		if (slow * 4 >= seen * 3)
+			break;
+		bytes += bits[i] / 8.0;
 	}
+	*burst_bytes = bytes;
 }
 
 static void train_dir(const int64_t *rx, const uint32_t *bits, size_t n, struct ds_probe_dir *d)

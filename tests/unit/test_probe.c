@@ -426,6 +426,14 @@ static void token_bucket_found_by_the_train(void)
 	CHECK(fabs(tail - 20.0) < 0.1);
 	CHECK(head > 20.0);
 	CHECK(burst > 30000 && burst < 36000);
+	/* the sender paused 5 ms after packet 36: the bucket refilled and let the rest pass
+	 * at line rate; the shaper's rate must not change */
+	for (int i = 37; i < 44; i++)
+		rx[i] = rx[36] + 5 * MS + (i - 36) * 12 * US;
+	ds_probe_train(rx, bits, 44, 1000.0, &head, &tail, &shaper, &burst);
+	CHECK(shaper == 1);
+	CHECK(fabs(tail - 20.0) < 0.1);
+	CHECK(burst > 30000 && burst < 36000);
 	/* the same train through a plain 1 Gbit/s link */
 	for (int i = 0; i < 44; i++)
 		rx[i] = i * 12 * US;
@@ -445,7 +453,7 @@ static void train_in_a_run(void)
 	echo(&s, 1, t, MS, 0, MS);
 	for (uint32_t k = 0; k < 2; k++)
 		fwd_pair(&s, k, (k + 1) * 20 * MS, 5 * US, 100.0, MS, 0);
-	/* the train: 4 at 100 Mbit/s, then 10 Mbit/s */
+	/* the train: 3 at 100 Mbit/s, then 10 Mbit/s */
 	t = 100 * MS;
 	{
 		int64_t arr = t + MS;
@@ -453,7 +461,7 @@ static void train_in_a_run(void)
 		for (uint32_t i = 0; i < 8; i++) {
 			uint32_t seq = DS_PROBE_SEQ_FWD_TRAIN + i;
 
-			arr += (i < 4 ? 120 : 1200) * US;
+			arr += (i < 3 ? 120 : 1200) * US;
 			echo(&s, seq, t + i * US, arr - (t + i * US), 0, MS);
 		}
 	}
