@@ -42,6 +42,14 @@ expect_exit 0 echo-shares-the-port-with-stun ./ds-echo -k c.key -P "$PUB_a" -c 3
 [ "$(ds-agent --status --state A | awk '$1=="drop" && $2=="stun-unexpected"{print $3}')" = 0 ] &&
 	pass no-stun-answer-dropped || fail no-stun-answer-dropped
 
+# A tool borrows the warm socket (SCM_RIGHTS) for its own STUN transaction and gets the
+# answer forwarded by the agent: the mapping it sees is the agent's port.
+cc -std=gnu11 -D_GNU_SOURCE -O1 -iquote "$DS_ROOT/libds" "$DS_ROOT/tests/helpers/ds-ctlstun.c" \
+	"$DS_ROOT/build/libds.a" -lcrypto -lcsv -lm -o ds-ctlstun || exit 1
+expect_exit 0 tool-stun-through-the-warm-socket ./ds-ctlstun --state A "127.0.0.1:$SP"
+grep -q "^mapped 127.0.0.1:$PA via agent port $PA kernel_stamp 1$" "$TMP/out" &&
+	pass tool-stun-sees-the-warm-port || fail tool-stun-sees-the-warm-port "$(cat "$TMP/out")"
+
 # The refresh interval: a STUN responder that logs the time of every Binding request.
 SP2=$(free_port)
 cat >stun.py <<'PY'
