@@ -375,8 +375,7 @@ static int print_raw(const struct config *c, uint32_t run_id, const struct ds_pr
 	return 0;
 }
 
-static void print_bw(const char *dir, const struct ds_probe_dir *d,
-		     const struct ds_probe_result *res)
+static void print_bw(const char *dir, const struct ds_probe_dir *d)
 {
 	printf("%s: loss %.1f%% (%u/%u)  jitter %.3f ms  owd-var p95 %.3f ms", dir,
 	       isnan(d->loss_pct) ? 0.0 : d->loss_pct, d->lost, d->sent, d->jitter_ms,
@@ -402,7 +401,6 @@ static void print_bw(const char *dir, const struct ds_probe_dir *d,
 	if (d->reordered)
 		printf("  reordered %u", d->reordered);
 	putchar('\n');
-	(void)res;
 }
 
 static void print_human(const struct config *c, uint32_t run_id, const char *src, const char *path,
@@ -414,8 +412,8 @@ static void print_human(const struct config *c, uint32_t run_id, const char *src
 	       "  (%u/%u echoes)\n",
 	       res->rtt.min, res->rtt.median, res->rtt.p95, res->rtt.max, ewma, res->rtt_jitter_ms,
 	       res->echoes_answered, res->echoes_sent);
-	print_bw("fwd", &res->fwd, res);
-	print_bw("rev", &res->rev, res);
+	print_bw("fwd", &res->fwd);
+	print_bw("rev", &res->rev);
 	printf("bytes %llu (sent %llu, peer %llu)",
 	       (unsigned long long)(res->bytes_sent + res->bytes_peer),
 	       (unsigned long long)res->bytes_sent, (unsigned long long)res->bytes_peer);
