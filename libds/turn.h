@@ -51,8 +51,9 @@
 /* Largest request we build (USERNAME, REALM, NONCE, SOFTWARE at their RFC maxima fit):
  * a ds_turn_pull buffer this big never gets -ENOSPC. */
 #define DS_TURN_REQ_MAX 3072
-/* ChannelData + payload, or Send indication + payload, the payload at most: */
-#define DS_TURN_SEND_OVERHEAD 48
+/* Bytes ds_turn_wrap adds at most: a Send indication to an IPv6 peer with FINGERPRINT
+ * (20 + 24 + 4 + 3 padding + 8); ChannelData adds 4. */
+#define DS_TURN_SEND_OVERHEAD 60
 
 /*
  * ChannelData (RFC 8656 §12.4):
