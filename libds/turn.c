@@ -1080,8 +1080,13 @@ int64_t ds_turn_tick(struct ds_turn *t, int64_t now_ns)
 			txn_failed(t, i, -ETIMEDOUT, 0, "no answer from the server");
 		}
 	}
-	if (t->state == DS_TURN_ALLOCATED && now_ns >= t->expires_ns)
+	if (t->state == DS_TURN_ALLOCATED && now_ns >= t->expires_ns) {
+		struct ds_turn_event *ev = push_event(t, DS_TURN_EV_FAILED, DS_STUN_REFRESH);
+
+		ev->error = -ETIMEDOUT;
+		snprintf(ev->reason, sizeof(ev->reason), "allocation expired");
 		set_failed(t, -ETIMEDOUT, 0, "allocation expired");
+	}
 	schedule(t, now_ns);
 
 	/* the nearest deadline */

@@ -542,6 +542,14 @@ static void refresh_goes_out_a_minute_before_expiry(void)
 	for (int64_t now = T0 + 781 * S; now < T0 + 842 * S; now += S / 2)
 		ds_turn_tick(t, now);
 	CHECK_INT(ds_turn_state(t), DS_TURN_FAILED);
+	{
+		bool expired = false;
+
+		while (ds_turn_event(t, &ev) == 1)
+			expired |= ev.type == DS_TURN_EV_FAILED && ev.error == -ETIMEDOUT &&
+				   ev.method == DS_STUN_REFRESH;
+		CHECK(expired); /* the agent hears of it */
+	}
 	ds_turn_free(t);
 }
 
