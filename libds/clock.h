@@ -25,7 +25,8 @@ void ds_clock_sleep_until(int64_t deadline_ns);
 char *ds_time_iso8601(char *buf, size_t len, int64_t realtime_ns);
 /* The same for now. */
 char *ds_time_now_iso8601(char *buf, size_t len);
-/* Parse the format above (also without milliseconds); 0 or -EINVAL. */
+/* Parse the format above (also without milliseconds); 0, -EINVAL, or -ERANGE outside the
+ * years 1970..2261. */
 int ds_time_parse_iso8601(const char *s, int64_t *realtime_ns);
 
 #endif
