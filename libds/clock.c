@@ -99,7 +99,7 @@ int ds_time_parse_iso8601(const char *s, int64_t *realtime_ns)
 	if (strcmp(p, "Z") != 0)
 		return -EINVAL;
 	/* int64 nanoseconds reach from 1678 to 2262; records are from this era. */
-	if (tm.tm_year < 70 || tm.tm_year > 261)
+	if (tm.tm_year < 70 || tm.tm_year > 361)
 		return -ERANGE;
 	t = timegm(&tm);
 	if (t == (time_t)-1)

@@ -32,6 +32,7 @@ static void parses_iso8601_back(void)
 	CHECK_INT(ds_time_parse_iso8601("2026-11-23T12:00:00.123", &ns), -EINVAL);
 	CHECK_INT(ds_time_parse_iso8601("1969-12-31T23:59:59Z", &ns), -ERANGE);
 	CHECK_INT(ds_time_parse_iso8601("9999-01-01T00:00:00Z", &ns), -ERANGE);
+	CHECK_INT(ds_time_parse_iso8601("2261-12-31T23:59:59Z", &ns), 0);
 }
 
 static void monotonic_clock_advances_and_sleeps(void)
