@@ -281,9 +281,11 @@ static void out_flush(struct ds_agent *a)
 	while (done < a->out.n) {
 		int r = ds_udp_send(a->out.fd, a->out.m + done, a->out.n - done, 0);
 
-		if (r <= 0)
-			break; /* socket buffer full or an error: UDP, the peer retries */
-		done += (size_t)r;
+		if (r == 0 || r == -EAGAIN || r == -ENOBUFS)
+			break; /* socket buffer full: UDP, the peer retries */
+		/* An error belongs to the first datagram (an unroutable candidate): skip it,
+		 * send the rest. */
+		done += r < 0 ? 1 : (size_t)r;
 	}
 	a->out.n = 0;
 }
@@ -1040,6 +1042,8 @@ static void refresh(struct ds_loop *l, void *arg)
 	int64_t lo = a->cfg.refresh_min_ns ? a->cfg.refresh_min_ns : DS_AGENT_REFRESH_MIN_NS;
 	int64_t hi = a->cfg.refresh_max_ns ? a->cfg.refresh_max_ns : DS_AGENT_REFRESH_MAX_NS;
 
+	bool failed = false;
+
 	for (size_t i = 0; i < a->cfg.nstun && a->stun; i++) {
 		uint8_t req[64];
 		struct ds_stun_enc e;
@@ -1054,13 +1058,16 @@ static void refresh(struct ds_loop *l, void *arg)
 		if (ds_stun_enc_finish(&e, &len) < 0)
 			continue;
 		/* Give up well before the next refresh. */
-		ds_stun_client_start(a->stun, fd, &a->cfg.stun[i], NULL, req, len, lo / 2);
+		if (ds_stun_client_start(a->stun, fd, &a->cfg.stun[i], NULL, req, len, lo / 2) < 0)
+			failed = true;
 	}
 	if (a->stun && ds_stun_client_pending(a->stun))
 		stun_tick(l, a);
 	publish_candidates(a, false);
 	a->last_refresh_ns = ds_clock_ns();
-	ds_loop_timer_arm_in(l, &a->t_refresh, rand_between(lo, hi));
+	/* A request that could not even be sent (no route yet) is tried again soon. */
+	ds_loop_timer_arm_in(l, &a->t_refresh,
+			     failed ? 2 * DS_NSEC_PER_SEC : rand_between(lo, hi));
 }
 
 /* ---- keepalives and handshakes ---- */
@@ -1122,9 +1129,31 @@ static void keepalive(struct ds_loop *l, void *arg)
 	}
 	/* Not established: retry with a doubling gap, from 1 s up to the refresh interval. */
 	p->backoff_ns = p->backoff_ns ? p->backoff_ns * 2 : DS_NSEC_PER_SEC;
-	if (!sent || p->backoff_ns > lo)
+	if (p->backoff_ns > lo)
 		p->backoff_ns = lo;
+	(void)sent;
 	ds_loop_timer_arm_in(l, &p->ka, rand_between(p->backoff_ns, p->backoff_ns * 5 / 4));
+}
+
+/* Read a peer's candidate file again and send one keepalive to every candidate that was
+ * not in it before: bounded by the file's 16 candidates per change. */
+static void punch_new_cands(struct ds_agent *a, struct apeer *p, int64_t now)
+{
+	struct ds_cand old[DS_CAND_MAX];
+	size_t nold = p->ncands;
+
+	if (nold)
+		memcpy(old, p->cands, nold * sizeof(old[0]));
+	peer_read_cands(a, p);
+	for (size_t i = 0; i < p->ncands; i++) {
+		bool known = false;
+
+		for (size_t k = 0; k < nold && !known; k++)
+			known = ds_addr_equal(&old[k].addr, &p->cands[i].addr);
+		if (!known && !ds_addr_is_loopback(&p->cands[i].addr))
+			send_keepalive(a, p, &p->cands[i].addr, NULL, now);
+	}
+	p->cand_punch_ns = now;
 }
 
 /* A peer published new candidates (RDV/cand-NAME.csv renamed into place): read them and
@@ -1154,14 +1183,9 @@ static void on_rdv_change(struct ds_loop *l, int fd, uint32_t events, void *arg)
 				continue;
 			ev->name[nl - 4] = '\0';
 			p = peer_by_name(a, ev->name + 5);
-			if (!p || now - p->cand_punch_ns < DS_NSEC_PER_SEC)
+			if (!p)
 				continue;
-			peer_read_cands(a, p);
-			p->cand_punch_ns = now;
-			for (size_t i = 0; i < p->ncands; i++)
-				if (p->cands[i].kind != DS_CANDK_HOST ||
-				    !ds_addr_is_loopback(&p->cands[i].addr))
-					send_keepalive(a, p, &p->cands[i].addr, NULL, now);
+			punch_new_cands(a, p, now);
 		}
 	}
 	out_flush(a);

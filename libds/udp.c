@@ -57,15 +57,15 @@ static int open_one(const struct ds_udp_config *cfg, int family, uint16_t port, 
 	/* Buffers: best effort, the sysctl caps them. */
 	set_int(fd, SOL_SOCKET, SO_RCVBUF, bufsize);
 	set_int(fd, SOL_SOCKET, SO_SNDBUF, bufsize);
-	if (family == AF_INET) {
-		if ((err = set_int(fd, IPPROTO_IP, IP_PKTINFO, 1)) ||
-		    (err = set_int(fd, IPPROTO_IP, IP_RECVERR, 1)))
-			goto fail;
-	} else {
-		if ((err = set_int(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1)) ||
-		    (err = set_int(fd, IPPROTO_IPV6, IPV6_RECVERR, 1)))
-			goto fail;
-	}
+	/* No IP_RECVERR: on a UDP socket it makes every ICMP error (a dead candidate, an
+	 * unroutable host address) fail the socket's next send or receive, whoever it is for;
+	 * transmit timestamps come through the error queue without it. */
+	if (family == AF_INET)
+		err = set_int(fd, IPPROTO_IP, IP_PKTINFO, 1);
+	else
+		err = set_int(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1);
+	if (err)
+		goto fail;
 	/* Kernel timestamps: SO_TIMESTAMPING (receive, and transmit on request per datagram),
 	 * else SO_TIMESTAMPNS for receive only. */
 	if (set_int(fd, SOL_SOCKET, SO_TIMESTAMPING, tsflags) == 0)
