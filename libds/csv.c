@@ -159,6 +159,7 @@ struct ds_csv_reader {
 	char *linebuf;
 	size_t linecap;
 	long line;    /* lines fed so far */
+	long start;   /* line at which the record in progress began */
 	bool eof;
 	bool started; /* a field of the record being built has been seen */
 };
@@ -184,7 +185,7 @@ static void on_field(void *data, size_t len, void *opaque)
 
 	if (!rd->started) {
 		rd->started = true;
-		b->line = rd->line;
+		b->line = rd->start;
 	}
 	if (b->bad)
 		return;
@@ -256,11 +257,15 @@ static bool feed_line(struct ds_csv_reader *rd)
 		return rd->qlen > 0;
 	}
 	rd->line++;
+	/* libcsv's parser is between records (state 0, ROW_NOT_BEGUN) unless a quoted field
+	 * runs on from an earlier line: then the record began there, not here. */
+	if (rd->parser.pstate == 0 && !rd->started)
+		rd->start = rd->line;
 	if (csv_parse(&rd->parser, rd->linebuf, (size_t)n, on_field, on_record, rd) != (size_t)n) {
 		/* A malformed line: mark the record, restart the parser after this line. */
 		if (!rd->started) {
 			rd->started = true;
-			rd->building.line = rd->line;
+			rd->building.line = rd->start;
 		}
 		rd->building.bad = true;
 		csv_free(&rd->parser);

@@ -124,6 +124,25 @@ static void skips_malformed_records_and_names_their_line(void)
 	ds_csv_reader_free(rd);
 }
 
+static void names_the_line_where_a_bad_record_began(void)
+{
+	static const char data[] = "a,b\n"
+				   "1,2\n"
+				   "\"open quote,\n"
+				   "runs on\n"
+				   "and on\n";
+	struct ds_csv_reader *rd;
+
+	CHECK_INT(ds_csv_reader_mem(data, sizeof(data) - 1, &rd), 0);
+	if (!rd)
+		return;
+	CHECK_INT(ds_csv_reader_next(rd), 1);
+	CHECK_INT(ds_csv_reader_next(rd), -EBADMSG);
+	CHECK_INT(ds_csv_reader_line(rd), 3);
+	CHECK_INT(ds_csv_reader_next(rd), 0);
+	ds_csv_reader_free(rd);
+}
+
 static void round_trips_what_it_writes(void)
 {
 	static const char *fields[] = { "plain", "", "co,mma", "qu\"ote", " lead", "nl\r\nx" };
@@ -170,6 +189,7 @@ int main(void)
 	UNIT_RUN(appends_whole_lines_to_a_file);
 	UNIT_RUN(reads_by_header_name);
 	UNIT_RUN(skips_malformed_records_and_names_their_line);
+	UNIT_RUN(names_the_line_where_a_bad_record_began);
 	UNIT_RUN(round_trips_what_it_writes);
 	UNIT_RUN(rejects_files_without_header);
 	UNIT_EXIT();
