@@ -10,10 +10,13 @@
 . "$(dirname "$0")/../lib.sh"
 need_cmd turnserver python3 cc
 
-LIB=$DS_ROOT/build/libds.a
+# the driver links the library of the build under test (sanitized when DS_BIN is)
+LIB=$DS_ROOT/build/libds.a SAN=()
+[[ "$DS_BIN" == */build/asan/bin ]] && LIB=$DS_ROOT/build/asan/libds.a SAN=(-fsanitize=address,undefined)
 [ -f "$LIB" ] || { echo "needs $LIB (make)"; exit 77; }
-cc -std=gnu11 -D_GNU_SOURCE -O1 -iquote "$DS_ROOT/libds" "$DS_ROOT/tests/helpers/ds-turnrelay.c" \
-	"$LIB" -lssl -lcrypto -lm -o "$TMP/ds-turnrelay" || { fail build-driver; t_done; }
+cc -std=gnu11 -D_GNU_SOURCE -O1 "${SAN[@]}" -iquote "$DS_ROOT/libds" \
+	"$DS_ROOT/tests/helpers/ds-turnrelay.c" "$LIB" -lssl -lcrypto -lm -o "$TMP/ds-turnrelay" ||
+	{ fail build-driver; t_done; }
 relay() { "$TMP/ds-turnrelay" "$@"; }
 
 # Unique ports: long-term coturn on P, REST coturn on P+2, the echo peer on E, a fixed client
@@ -31,7 +34,11 @@ on_exit 'for p in "${pids[@]}"; do kill $p 2>/dev/null; done; wait 2>/dev/null'
 common=(-n --no-cli --no-tls --no-dtls --simple-log --no-stdout-log --realm datastun.test
 	--listening-ip 127.0.0.1 --relay-ip 127.0.0.1 --allow-loopback-peers --fingerprint)
 # nonces that go stale after 4 s on the long-term server: later requests meet 438
-turnserver "${common[@]}" --listening-port $P --min-port $R --max-port $((R + 49)) \
+HAVE_V6=0
+ip -6 addr show dev lo 2>/dev/null | grep -q '::1/128' && HAVE_V6=1
+v6=()
+[ $HAVE_V6 = 1 ] && v6=(--listening-ip ::1 --relay-ip ::1)
+turnserver "${common[@]}" "${v6[@]}" --listening-port $P --min-port $R --max-port $((R + 49)) \
 	--lt-cred-mech --user ds:dspass --userdb "$TMP/lt.db" --stale-nonce=4 \
 	--log-file "$TMP/lt.log" --pidfile "$TMP/lt.pid" </dev/null >"$TMP/lt.out" 2>&1 &
 pids+=("$!")
@@ -41,14 +48,19 @@ turnserver "${common[@]}" --listening-port $((P + 2)) --min-port $((R + 50)) --m
 pids+=("$!")
 cat >"$TMP/echo.py" <<'PY'
 import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("127.0.0.1", int(sys.argv[1])))
+host = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
+s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((host, int(sys.argv[1])))
 while True:
     data, src = s.recvfrom(65536)
     s.sendto(data, src)
 PY
 python3 "$TMP/echo.py" $E &
 pids+=("$!")
+if [ $HAVE_V6 = 1 ]; then
+	python3 "$TMP/echo.py" $E ::1 &
+	pids+=("$!")
+fi
 for _ in $(seq 100); do
 	ss -Hlun "sport = :$P" | grep -q . && ss -Hlun "sport = :$((P + 2))" | grep -q . &&
 		ss -Hlun "sport = :$E" | grep -q . && break
@@ -101,6 +113,19 @@ relay_case long-term $P -u ds -p dspass
 relay_case rest $((P + 2)) -S "$SECRET" -n alice
 grep -q '^rest username=[0-9]*:alice$' "$TMP/rest.out" && pass rest/username-is-expiry-colon-user ||
 	fail rest/username-is-expiry-colon-user
+
+# IPv6: a relayed IPv6 address asked for (REQUESTED-ADDRESS-FAMILY) and an IPv6 peer
+if [ $HAVE_V6 = 1 ]; then
+	relay -s "[::1]:$P" -u ds -p dspass -6 -P "[::1]:$E" -c 3 >"$TMP/v6.out" 2>&1
+	rc=$?
+	sed 's/^/      /' "$TMP/v6.out"
+	[ $rc -eq 0 ] && [[ "$(val "$TMP/v6.out" allocated relayed)" == "[::1]:"* ]] &&
+		grep -q '^echo via=channel sent=3 received=3' "$TMP/v6.out" &&
+		pass ipv6/relayed-ipv6-address-carries-data-to-an-ipv6-peer ||
+		fail ipv6/relayed-ipv6-address-carries-data-to-an-ipv6-peer "exit $rc"
+else
+	skip ipv6 "no ::1 on lo"
+fi
 
 # coturn grants no less than 600 s, so the refreshes are asked for every 5 s; the nonce is
 # stale by then (438), the client retries with the new one, the relay keeps working

@@ -225,8 +225,10 @@ int main(int argc, char **argv)
 	if (ds_turn_new(&cfg, &t) < 0)
 		return 1;
 	fd = socket(ds_addr_family(&server), SOCK_DGRAM, 0);
-	if (fd < 0)
+	if (fd < 0) {
+		ds_turn_free(t);
 		return 1;
+	}
 	if (bind_port) {
 		struct ds_addr b;
 
@@ -236,7 +238,8 @@ int main(int argc, char **argv)
 		ds_addr_set_port(&b, (uint16_t)bind_port);
 		if (bind(fd, &b.sa, b.len) < 0) {
 			printf("error=bind %s\n", strerror(errno));
-			return 1;
+			ok = false;
+			goto out;
 		}
 	}
 	memset(&echo, 0, sizeof(echo));
@@ -249,7 +252,8 @@ int main(int argc, char **argv)
 
 		printf("allocate failed error=%s code=%d text=\"%s\"\n", strerror(-err), code,
 		       reason);
-		return 1;
+		ok = false;
+		goto out;
 	}
 	ds_turn_relayed(t, &relayed);
 	ds_turn_mapped(t, &mapped);
@@ -268,14 +272,18 @@ int main(int argc, char **argv)
 
 	if (peer_s) {
 		ds_turn_permit(t, &peer, ds_clock_ns());
-		if (!wait_event(t, fd, DS_TURN_EV_PERMISSION, 10 * DS_NSEC_PER_SEC, &echo, &ev))
-			return 1;
+		if (!wait_event(t, fd, DS_TURN_EV_PERMISSION, 10 * DS_NSEC_PER_SEC, &echo, &ev)) {
+			ok = false;
+			goto out;
+		}
 		printf("permission peer=%s\n", fmt(&ev.peer, a));
 		ok &= echo_round(t, fd, &peer, count, "send", &echo);
 		memset(&echo, 0, sizeof(echo));
 		ds_turn_bind(t, &peer, ds_clock_ns(), NULL);
-		if (!wait_event(t, fd, DS_TURN_EV_CHANNEL, 10 * DS_NSEC_PER_SEC, &echo, &ev))
-			return 1;
+		if (!wait_event(t, fd, DS_TURN_EV_CHANNEL, 10 * DS_NSEC_PER_SEC, &echo, &ev)) {
+			ok = false;
+			goto out;
+		}
 		printf("channel peer=%s channel=0x%04x\n", fmt(&ev.peer, a), ev.channel);
 		ok &= echo_round(t, fd, &peer, count, "channel", &echo);
 		fflush(stdout);
@@ -283,7 +291,6 @@ int main(int argc, char **argv)
 	if (hold) {
 		int64_t end = ds_clock_ns() + (int64_t)hold * DS_NSEC_PER_SEC;
 		unsigned refreshed = 0, perms = 0, chans = 0;
-
 		int64_t next_refresh = ds_clock_ns() + (int64_t)every * DS_NSEC_PER_SEC;
 
 		while (ds_clock_ns() < end) {
@@ -327,6 +334,7 @@ int main(int argc, char **argv)
 		else
 			ok = false;
 	}
+out:
 	close(fd);
 	ds_turn_free(t);
 	return ok ? 0 : 1;

@@ -10,10 +10,13 @@
 need_root
 need_cmd ds-lab turnserver python3 cc
 
-LIB=$DS_ROOT/build/libds.a
+# the driver links the library of the build under test (sanitized when DS_BIN is)
+LIB=$DS_ROOT/build/libds.a SAN=()
+[[ "$DS_BIN" == */build/asan/bin ]] && LIB=$DS_ROOT/build/asan/libds.a SAN=(-fsanitize=address,undefined)
 [ -f "$LIB" ] || { echo "needs $LIB (make)"; exit 77; }
-cc -std=gnu11 -D_GNU_SOURCE -O1 -iquote "$DS_ROOT/libds" "$DS_ROOT/tests/helpers/ds-turnrelay.c" \
-	"$LIB" -lssl -lcrypto -lm -o "$TMP/ds-turnrelay" || { fail build-driver; t_done; }
+cc -std=gnu11 -D_GNU_SOURCE -O1 "${SAN[@]}" -iquote "$DS_ROOT/libds" \
+	"$DS_ROOT/tests/helpers/ds-turnrelay.c" "$LIB" -lssl -lcrypto -lm -o "$TMP/ds-turnrelay" ||
+	{ fail build-driver; t_done; }
 
 TOPO=$DS_ROOT/examples/lab/six.topo
 turn_line=$(grep '^turn ' "$TOPO")
