@@ -67,6 +67,8 @@ struct apeer {
 	uint64_t rx, tx;
 	int64_t backoff_ns;
 	int64_t cand_punch_ns; /* last keepalives sent to fresh candidates */
+	uint32_t probe_seq;    /* the agent's own echo requests (run 0) */
+	int64_t rtt_ns;        /* of the last one answered; 0 = none */
 	struct ds_timer ka;
 };
 
@@ -129,6 +131,7 @@ struct ds_agent {
 	int64_t started_ns;
 	/* STUN */
 	struct ds_stun_client *stun;
+	struct ds_stun_retrans stun_retrans;
 	struct ds_addr srflx[2];
 	struct ds_cand published[DS_CAND_MAX];
 	size_t npublished;
@@ -554,13 +557,14 @@ static void answer_echo(struct ds_agent *a, struct apeer *p, const struct ds_wir
 		a->drops[DS_DROP_MALFORMED]++;
 		return;
 	}
-	r = run_get(a, p, h->run_id, "echo", m->rx_ns);
+	/* Run 0 is the peer agent's own liveness probe, not a test: not audited. */
+	r = h->run_id ? run_get(a, p, h->run_id, "echo", m->rx_ns) : NULL;
 	if (r) {
 		r->last_ns = m->rx_ns;
 		r->bytes += m->len;
 		r->packets++;
 	}
-	if (a->mesh_off) {
+	if (a->mesh_off && h->run_id) {
 		if (r)
 			r->refused = true;
 		refuse(a, p, h, e.seq, m);
@@ -859,6 +863,16 @@ static void handle_datagram(struct ds_agent *a, int fd, struct ds_udp_msg *m)
 		answer_pair(a, p, &h, a->body, blen, m, fd);
 		break;
 	case DS_WIRE_ECHO_REPLY:
+		if (h.run_id == 0) {
+			struct ds_wire_echo e;
+
+			/* The answer to our own probe: the path works both ways. */
+			if (ds_wire_echo_decode(a->body, blen, &e) == 0 && e.sender_tx_ns)
+				p->rtt_ns = m->rx_ns - (int64_t)e.sender_tx_ns;
+			break;
+		}
+		forward_packet(a, p, &h, a->body, blen, m);
+		break;
 	case DS_WIRE_PAIR_DATA:
 	case DS_WIRE_REFUSAL:
 		forward_packet(a, p, &h, a->body, blen, m);
@@ -984,10 +998,24 @@ static void reannounce(struct ds_loop *l, void *arg)
 static void stun_tick(struct ds_loop *l, void *arg)
 {
 	struct ds_agent *a = arg;
-	int64_t next = ds_stun_client_tick(a->stun, ds_clock_ns());
+	int64_t now = ds_clock_ns();
+	int64_t next = ds_stun_client_tick(a->stun, now);
 
-	if (next >= 0)
+	if (next >= 0) {
 		ds_loop_timer_arm_in(l, &a->t_stun_tick, next);
+		return;
+	}
+	/* Every request ended. A family still without a mapping (the server was not up yet,
+	 * or the answers were lost) is asked again in 2 s, not at the next refresh. */
+	for (size_t i = 0; i < a->cfg.nstun; i++) {
+		int f = FAM_IDX(ds_addr_family(&a->cfg.stun[i]));
+
+		if (!a->srflx[f].len && fd_for(a, &a->cfg.stun[i]) >= 0 &&
+		    a->t_refresh.deadline_ns > now + 2 * DS_NSEC_PER_SEC) {
+			ds_loop_timer_arm_in(l, &a->t_refresh, 2 * DS_NSEC_PER_SEC);
+			break;
+		}
+	}
 }
 
 static void handle_stun(struct ds_agent *a, int fd, struct ds_udp_msg *m)
@@ -1044,6 +1072,16 @@ static void refresh(struct ds_loop *l, void *arg)
 
 	bool failed = false;
 
+	/* The STUN client keeps every transaction it ran; start from an empty one whenever
+	 * none is pending, so a long-running agent does not grow. */
+	if (a->stun && ds_stun_client_pending(a->stun) == 0) {
+		struct ds_stun_client *fresh;
+
+		if (ds_stun_client_new(&a->stun_retrans, &fresh) == 0) {
+			ds_stun_client_free(a->stun);
+			a->stun = fresh;
+		}
+	}
 	for (size_t i = 0; i < a->cfg.nstun && a->stun; i++) {
 		uint8_t req[64];
 		struct ds_stun_enc e;
@@ -1057,8 +1095,10 @@ static void refresh(struct ds_loop *l, void *arg)
 		ds_stun_enc_fingerprint(&e);
 		if (ds_stun_enc_finish(&e, &len) < 0)
 			continue;
-		/* Give up well before the next refresh. */
-		if (ds_stun_client_start(a->stun, fd, &a->cfg.stun[i], NULL, req, len, lo / 2) < 0)
+		/* Four transmissions over 3.5 s, then give up: a missing answer is asked
+		 * for again in 2 s (stun_tick), not at the next refresh. */
+		if (ds_stun_client_start(a->stun, fd, &a->cfg.stun[i], NULL, req, len,
+					 5 * DS_NSEC_PER_SEC) < 0)
 			failed = true;
 	}
 	if (a->stun && ds_stun_client_pending(a->stun))
@@ -1103,6 +1143,19 @@ static void keepalive(struct ds_loop *l, void *arg)
 		ds_loop_timer_disarm(l, &a->t_refresh);
 		refresh(l, a);
 	}
+	/* Quiet for longer than the shortest keepalive interval: its keepalives may be dying
+	 * in our NAT (a rebinding there: only our next packet re-creates the mapping). Ask
+	 * for an answer with an echo of our own (run 0), which the peer sends at once. */
+	if (est && p->last_rx_ns && now - p->last_rx_ns > lo) {
+		struct ds_wire_echo e = { .seq = ++p->probe_seq, .sender_tx_ns = (uint64_t)now };
+		uint8_t body[DS_WIRE_ECHO_LEN];
+
+		if (ds_wire_echo_encode(&e, body, sizeof(body)) >= 0)
+			for (int f = 0; f < 2; f++)
+				if (p->path[f].len)
+					send_sealed(a, p, DS_WIRE_ECHO_REQUEST, 0, body, sizeof(body),
+						    &p->path[f], &p->path_local[f]);
+	}
 	/* Warm every known path; when the peer has gone quiet or is not established, also
 	 * its static endpoint and every candidate it published (that re-opens our side of
 	 * the pinhole after the peer's NAT rebinding). */
@@ -1129,9 +1182,10 @@ static void keepalive(struct ds_loop *l, void *arg)
 	}
 	/* Not established: retry with a doubling gap, from 1 s up to the refresh interval. */
 	p->backoff_ns = p->backoff_ns ? p->backoff_ns * 2 : DS_NSEC_PER_SEC;
-	if (p->backoff_ns > lo)
+	/* Nothing known about the peer at all: a candidate file that appears is seen at once
+	 * through inotify, so only without inotify is it worth looking again soon. */
+	if (p->backoff_ns > lo || (!sent && !p->ncands && a->inotify_fd >= 0))
 		p->backoff_ns = lo;
-	(void)sent;
 	ds_loop_timer_arm_in(l, &p->ka, rand_between(p->backoff_ns, p->backoff_ns * 5 / 4));
 }
 
@@ -1141,6 +1195,7 @@ static void punch_new_cands(struct ds_agent *a, struct apeer *p, int64_t now)
 {
 	struct ds_cand old[DS_CAND_MAX];
 	size_t nold = p->ncands;
+	bool punched = false;
 
 	if (nold)
 		memcpy(old, p->cands, nold * sizeof(old[0]));
@@ -1150,10 +1205,18 @@ static void punch_new_cands(struct ds_agent *a, struct apeer *p, int64_t now)
 
 		for (size_t k = 0; k < nold && !known; k++)
 			known = ds_addr_equal(&old[k].addr, &p->cands[i].addr);
-		if (!known && !ds_addr_is_loopback(&p->cands[i].addr))
+		if (!known && !ds_addr_is_loopback(&p->cands[i].addr)) {
 			send_keepalive(a, p, &p->cands[i].addr, NULL, now);
+			punched = true;
+		}
 	}
 	p->cand_punch_ns = now;
+	/* Both sides may punch at the same instant and each packet reach the other NAT
+	 * before its pinhole opens: try again soon, on the backoff schedule from 1 s. */
+	if (punched && !established(p)) {
+		p->backoff_ns = 0;
+		ds_loop_timer_arm_in(a->loop, &p->ka, DS_NSEC_PER_SEC);
+	}
 }
 
 /* A peer published new candidates (RDV/cand-NAME.csv renamed into place): read them and
@@ -1487,11 +1550,9 @@ int ds_agent_new(const struct ds_agent_config *cfg, struct ds_loop *loop, struct
 	}
 	ds_paths_load(cfg->state_dir, path_loaded, a);
 	if (cfg->nstun) {
-		struct ds_stun_retrans rt;
-
-		ds_stun_retrans_default(&rt);
-		rt.rc = 4;
-		ret = ds_stun_client_new(&rt, &a->stun);
+		ds_stun_retrans_default(&a->stun_retrans);
+		a->stun_retrans.rc = 4;
+		ret = ds_stun_client_new(&a->stun_retrans, &a->stun);
 		if (ret) {
 			set_err(err, errlen, ret, "%s", "STUN client");
 			goto fail;
@@ -1633,11 +1694,17 @@ void ds_agent_status(struct ds_agent *a, FILE *f)
 		if (p->last_rx_ns)
 			snprintf(age, sizeof(age), "%.1f",
 				 (double)(now - p->last_rx_ns) / DS_NSEC_PER_SEC);
-		fprintf(f, "peer %s established %s path %s local %s last_rx_s %s rx %llu tx %llu\n",
+		char rtt[32] = "-";
+
+		if (p->rtt_ns > 0)
+			snprintf(rtt, sizeof(rtt), "%.3f", (double)p->rtt_ns / DS_NSEC_PER_MSEC);
+		fprintf(f,
+			"peer %s established %s path %s local %s last_rx_s %s rx %llu tx %llu "
+			"probe_rtt_ms %s\n",
 			p->cfg->name, established(p) ? "yes" : "no",
 			path ? fmt_addr(path, b1, sizeof(b1)) : "-",
 			local ? fmt_addr(local, b2, sizeof(b2)) : "-", age,
-			(unsigned long long)p->rx, (unsigned long long)p->tx);
+			(unsigned long long)p->rx, (unsigned long long)p->tx, rtt);
 	}
 }
 
