@@ -109,24 +109,6 @@ struct config {
 	bool raw, csv, header;
 };
 
-static long long number(const char *opt, const char *s, long long min, long long max)
-{
-	long long v;
-
-	if (ds_parse_long(s, min, max, &v) < 0)
-		ds_usage_error("%s wants a number from %lld to %lld, not '%s'", opt, min, max, s);
-	return v;
-}
-
-static int64_t duration(const char *opt, const char *s, int64_t min, int64_t max)
-{
-	int64_t v;
-
-	if (ds_parse_duration_ns(s, min, max, &v) < 0)
-		ds_usage_error("%s wants a duration such as 20ms or 1s, not '%s'", opt, s);
-	return v;
-}
-
 static void parse_args(int argc, char **argv, struct config *c)
 {
 	int ch;
@@ -141,43 +123,46 @@ static void parse_args(int argc, char **argv, struct config *c)
 			c->state_dir = optarg;
 			break;
 		case 'c':
-			c->probe.count = (uint32_t)number("--count", optarg, 1, DS_PROBE_MAX_COUNT);
+			c->probe.count =
+			    (uint32_t)ds_opt_long("--count", optarg, 1, DS_PROBE_MAX_COUNT);
 			c->count_set = true;
 			break;
 		case 'i':
 			c->probe.interval_ns =
-			    duration("--interval", optarg, 0, 60 * DS_NSEC_PER_SEC);
+			    ds_opt_duration_ns("--interval", optarg, 0, 60 * DS_NSEC_PER_SEC);
 			break;
 		case 'd':
-			c->duration_ns = duration("--duration", optarg, DS_NSEC_PER_MSEC,
-						  24 * 3600 * DS_NSEC_PER_SEC);
+			c->duration_ns = ds_opt_duration_ns("--duration", optarg, DS_NSEC_PER_MSEC,
+							    24 * 3600 * DS_NSEC_PER_SEC);
 			break;
 		case 's':
-			c->probe.size =
-			    (uint16_t)number("--size", optarg, DS_WIRE_OVERHEAD + DS_WIRE_ECHO_LEN,
-					     DS_WIRE_MAX_PACKET);
-			break;
-		case OPT_PAIRS:
-			c->probe.pairs = (uint32_t)number("--pairs", optarg, 0, DS_PROBE_MAX_PAIRS);
-			break;
-		case OPT_PAIR_SIZE:
-			c->probe.pair_size = (uint16_t)number("--pair-size", optarg,
+			c->probe.size = (uint16_t)ds_opt_long("--size", optarg,
 							      DS_WIRE_OVERHEAD + DS_WIRE_ECHO_LEN,
 							      DS_WIRE_MAX_PACKET);
+			break;
+		case OPT_PAIRS:
+			c->probe.pairs =
+			    (uint32_t)ds_opt_long("--pairs", optarg, 0, DS_PROBE_MAX_PAIRS);
+			break;
+		case OPT_PAIR_SIZE:
+			c->probe.pair_size = (uint16_t)ds_opt_long(
+			    "--pair-size", optarg, DS_WIRE_OVERHEAD + DS_WIRE_ECHO_LEN,
+			    DS_WIRE_MAX_PACKET);
 			c->pair_size_set = true;
 			break;
 		case OPT_TRAIN:
-			c->probe.train = (uint32_t)number("--train", optarg, 0, DS_PROBE_MAX_TRAIN);
+			c->probe.train =
+			    (uint32_t)ds_opt_long("--train", optarg, 0, DS_PROBE_MAX_TRAIN);
 			if (c->probe.train == 1)
 				ds_usage_error(
 				    "--train wants 0 (none) or at least 2 packets, not '1'");
 			break;
 		case OPT_DSCP:
-			c->probe.tos = (int)number("--dscp", optarg, 0, 63) << 2;
+			c->probe.tos = (int)ds_opt_long("--dscp", optarg, 0, 63) << 2;
 			break;
 		case 'w':
-			c->probe.wait_ns =
-			    duration("--wait", optarg, DS_NSEC_PER_MSEC, 60 * DS_NSEC_PER_SEC);
+			c->probe.wait_ns = ds_opt_duration_ns("--wait", optarg, DS_NSEC_PER_MSEC,
+							      60 * DS_NSEC_PER_SEC);
 			break;
 		case OPT_CLOCK_SYNCED:
 			c->probe.clock_synced = true;

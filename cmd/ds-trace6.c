@@ -29,55 +29,45 @@
 #define DEFAULT_PORT 41878
 
 static const char usage_text[] =
-	"Usage: ds-trace6 [options] TARGET[:PORT]\n"
-	"Traceroute along the path a pair uses: UDP from the warm port to the peer's port.\n"
-	"\n"
-	"  -4, -6                 only IPv4 / only IPv6 when TARGET is a name\n"
-	"  -p, --port PORT        local (warm) port to probe from (default 41878; 0 = any)\n"
-	"      --dport PORT       destination port when TARGET has none (default 41878)\n"
-	"      --state DIR        use the agent's warm socket in DIR (falls back to a cold\n"
-	"                         socket of our own when no agent is running there)\n"
-	"  -f, --first-hop N      first TTL / hop limit (default 1)\n"
-	"  -m, --max-hops N       last TTL / hop limit (default 30)\n"
-	"      --probes N         probes per hop, 1-10 (default 1); RTT is their median\n"
-	"  -w, --wait D           how long a hop may stay silent (default 900ms)\n"
-	"      --inflight N       hops probed at once (default 8; 1 = one at a time)\n"
-	"      --interval D       gap between two hops' probes (default 5ms)\n"
-	"      --size BYTES       UDP payload size, 8-1400 (default 32)\n"
-	"  -n, --no-dns           no reverse DNS\n"
-	"      --resolv-conf FILE resolver configuration for reverse DNS (default /etc/resolv.conf)\n"
-	"      --mmdb FILE        MaxMind DB for ASN / country / city (repeat for several)\n"
-	"      --csv              CSV with a header row\n"
-	"      --no-header        CSV without the header row (to append)\n"
-	"  -q, --quiet            no messages, only results\n"
-	"  -v, --verbose          more messages\n"
-	"  -h, --help             this help\n"
-	"  -V, --version          version and compiled-in features\n"
-	"\n"
-	"Exit status: 0 when any hop or the destination answered, 1 when nothing did,\n"
-	"2 on a usage error.\n";
+    "Usage: ds-trace6 [options] TARGET[:PORT]\n"
+    "Traceroute along the path a pair uses: UDP from the warm port to the peer's port.\n"
+    "\n"
+    "  -4, -6                 only IPv4 / only IPv6 when TARGET is a name\n"
+    "  -p, --port PORT        local (warm) port to probe from (default 41878; 0 = any)\n"
+    "      --dport PORT       destination port when TARGET has none (default 41878)\n"
+    "      --state DIR        use the agent's warm socket in DIR (falls back to a cold\n"
+    "                         socket of our own when no agent is running there)\n"
+    "  -f, --first-hop N      first TTL / hop limit (default 1)\n"
+    "  -m, --max-hops N       last TTL / hop limit (default 30)\n"
+    "      --probes N         probes per hop, 1-10 (default 1); RTT is their median\n"
+    "  -w, --wait D           how long a hop may stay silent (default 900ms)\n"
+    "      --inflight N       hops probed at once (default 8; 1 = one at a time)\n"
+    "      --interval D       gap between two hops' probes (default 5ms)\n"
+    "      --size BYTES       UDP payload size, 8-1400 (default 32)\n"
+    "  -n, --no-dns           no reverse DNS\n"
+    "      --resolv-conf FILE resolver configuration for reverse DNS (default /etc/resolv.conf)\n"
+    "      --mmdb FILE        MaxMind DB for ASN / country / city (repeat for several)\n"
+    "      --csv              CSV with a header row\n"
+    "      --no-header        CSV without the header row (to append)\n"
+    "  -q, --quiet            no messages, only results\n"
+    "  -v, --verbose          more messages\n"
+    "  -h, --help             this help\n"
+    "  -V, --version          version and compiled-in features\n"
+    "\n"
+    "Exit status: 0 when any hop or the destination answered, 1 when nothing did,\n"
+    "2 on a usage error.\n";
 
 static const struct option long_options[] = {
-	{ "port", required_argument, NULL, 'p' },
-	{ "dport", required_argument, NULL, 'D' },
-	{ "state", required_argument, NULL, 'S' },
-	{ "first-hop", required_argument, NULL, 'f' },
-	{ "max-hops", required_argument, NULL, 'm' },
-	{ "probes", required_argument, NULL, 'P' },
-	{ "wait", required_argument, NULL, 'w' },
-	{ "inflight", required_argument, NULL, 'I' },
-	{ "interval", required_argument, NULL, 'i' },
-	{ "size", required_argument, NULL, 's' },
-	{ "no-dns", no_argument, NULL, 'n' },
-	{ "resolv-conf", required_argument, NULL, 'R' },
-	{ "mmdb", required_argument, NULL, 'M' },
-	{ "csv", no_argument, NULL, 'c' },
-	{ "no-header", no_argument, NULL, 'H' },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ NULL, 0, NULL, 0 },
+    {"port", required_argument, NULL, 'p'},     {"dport", required_argument, NULL, 'D'},
+    {"state", required_argument, NULL, 'S'},    {"first-hop", required_argument, NULL, 'f'},
+    {"max-hops", required_argument, NULL, 'm'}, {"probes", required_argument, NULL, 'P'},
+    {"wait", required_argument, NULL, 'w'},     {"inflight", required_argument, NULL, 'I'},
+    {"interval", required_argument, NULL, 'i'}, {"size", required_argument, NULL, 's'},
+    {"no-dns", no_argument, NULL, 'n'},         {"resolv-conf", required_argument, NULL, 'R'},
+    {"mmdb", required_argument, NULL, 'M'},     {"csv", no_argument, NULL, 'c'},
+    {"no-header", no_argument, NULL, 'H'},      {"quiet", no_argument, NULL, 'q'},
+    {"verbose", no_argument, NULL, 'v'},        {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},        {NULL, 0, NULL, 0},
 };
 
 struct config {
@@ -93,33 +83,6 @@ struct config {
 	int csv, header;
 };
 
-static long long number(const char *opt, const char *s, long long min, long long max)
-{
-	long long v;
-
-	if (ds_parse_long(s, min, max, &v) < 0)
-		ds_usage_error("%s wants a number from %lld to %lld, not '%s'", opt, min, max, s);
-	return v;
-}
-
-static int64_t duration(const char *opt, const char *s, int64_t min, int64_t max)
-{
-	int64_t v;
-
-	if (ds_parse_duration_ns(s, min, max, &v) < 0)
-		ds_usage_error("%s wants a duration such as 900ms or 1s, not '%s'", opt, s);
-	return v;
-}
-
-static uint16_t port(const char *opt, const char *s)
-{
-	uint16_t p;
-
-	if (ds_parse_port(s, &p) < 0)
-		ds_usage_error("%s wants a port 0-65535, not '%s'", opt, s);
-	return p;
-}
-
 static void parse_args(int argc, char **argv, struct config *c)
 {
 	int ch;
@@ -133,39 +96,78 @@ static void parse_args(int argc, char **argv, struct config *c)
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, ":46p:f:m:w:nqvhV", long_options, NULL)) != -1) {
 		switch (ch) {
-		case '4': c->family = AF_INET; break;
-		case '6': c->family = AF_INET6; break;
-		case 'p': c->local_port = port("-p", optarg); break;
-		case 'D': c->dst_port = port("--dport", optarg); break;
-		case 'S': c->state_dir = optarg; break;
-		case 'f': c->trace.first_ttl = (int)number("-f", optarg, 1, 255); break;
-		case 'm': c->trace.max_ttl = (int)number("-m", optarg, 1, 255); break;
+		case '4':
+			c->family = AF_INET;
+			break;
+		case '6':
+			c->family = AF_INET6;
+			break;
+		case 'p':
+			c->local_port = ds_opt_port("-p", optarg);
+			break;
+		case 'D':
+			c->dst_port = ds_opt_port("--dport", optarg);
+			break;
+		case 'S':
+			c->state_dir = optarg;
+			break;
+		case 'f':
+			c->trace.first_ttl = (int)ds_opt_long("-f", optarg, 1, 255);
+			break;
+		case 'm':
+			c->trace.max_ttl = (int)ds_opt_long("-m", optarg, 1, 255);
+			break;
 		case 'P':
-			c->trace.probes_per_hop = (int)number("--probes", optarg, 1, DS_TRACE_MAX_PROBES);
+			c->trace.probes_per_hop =
+			    (int)ds_opt_long("--probes", optarg, 1, DS_TRACE_MAX_PROBES);
 			break;
 		case 'w':
-			c->trace.wait_ns = duration("-w", optarg, DS_NSEC_PER_MSEC, 60 * DS_NSEC_PER_SEC);
+			c->trace.wait_ns = ds_opt_duration_ns("-w", optarg, DS_NSEC_PER_MSEC,
+							      60 * DS_NSEC_PER_SEC);
 			break;
-		case 'I': c->trace.max_inflight = (int)number("--inflight", optarg, 1, 64); break;
+		case 'I':
+			c->trace.max_inflight = (int)ds_opt_long("--inflight", optarg, 1, 64);
+			break;
 		case 'i':
-			c->trace.send_interval_ns = duration("--interval", optarg, 0, 10 * DS_NSEC_PER_SEC);
+			c->trace.send_interval_ns =
+			    ds_opt_duration_ns("--interval", optarg, 0, 10 * DS_NSEC_PER_SEC);
 			break;
-		case 's': c->trace.size = (int)number("--size", optarg, DS_TRACE_MIN_SIZE, 1400); break;
-		case 'n': c->no_dns = 1; break;
-		case 'R': c->resolv_conf = optarg; break;
+		case 's':
+			c->trace.size = (int)ds_opt_long("--size", optarg, DS_TRACE_MIN_SIZE, 1400);
+			break;
+		case 'n':
+			c->no_dns = 1;
+			break;
+		case 'R':
+			c->resolv_conf = optarg;
+			break;
 		case 'M':
 			if (c->nmmdb == 4)
 				ds_usage_error("at most 4 --mmdb files");
 			c->mmdb[c->nmmdb++] = optarg;
 			break;
-		case 'c': c->csv = 1; break;
-		case 'H': c->header = 0; break;
-		case 'q': ds_msg_set_verbosity(-1); break;
-		case 'v': ds_msg_set_verbosity(ds_msg_verbosity() + 1); break;
-		case 'h': fputs(usage_text, stdout); exit(0);
-		case 'V': ds_version_print(stdout, "ds-trace6"); exit(0);
-		case ':': ds_usage_error("option '%s' needs a value", argv[optind - 1]);
-		default: ds_usage_error("unknown option '%s'", argv[optind - 1]);
+		case 'c':
+			c->csv = 1;
+			break;
+		case 'H':
+			c->header = 0;
+			break;
+		case 'q':
+			ds_msg_set_verbosity(-1);
+			break;
+		case 'v':
+			ds_msg_set_verbosity(ds_msg_verbosity() + 1);
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			exit(0);
+		case 'V':
+			ds_version_print(stdout, "ds-trace6");
+			exit(0);
+		case ':':
+			ds_usage_error("option '%s' needs a value", argv[optind - 1]);
+		default:
+			ds_usage_error("unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind != argc - 1)
@@ -182,7 +184,7 @@ static void parse_args(int argc, char **argv, struct config *c)
 /* An address literal, or a name through the system resolver. */
 static int resolve_target(const struct config *c, struct ds_addr *out)
 {
-	struct addrinfo hints = { .ai_family = c->family, .ai_socktype = SOCK_DGRAM }, *ai;
+	struct addrinfo hints = {.ai_family = c->family, .ai_socktype = SOCK_DGRAM}, *ai;
 	char host[256];
 	const char *colon;
 	uint16_t p = c->dst_port;
@@ -197,7 +199,7 @@ static int resolve_target(const struct config *c, struct ds_addr *out)
 	colon = strrchr(c->target, ':');
 	if (colon && !strchr(c->target, '[') && colon == strchr(c->target, ':')) {
 		host[colon - c->target] = '\0';
-		p = port("TARGET", colon + 1);
+		p = ds_opt_port("TARGET", colon + 1);
 	}
 	if (getaddrinfo(host, NULL, &hints, &ai) != 0)
 		return -ENOENT;
@@ -209,7 +211,7 @@ static int resolve_target(const struct config *c, struct ds_addr *out)
 
 static int open_socket(const struct config *c, int family, struct ds_addr *local)
 {
-	struct ds_addr any = { 0 };
+	struct ds_addr any = {0};
 	socklen_t len = sizeof(local->ss);
 	int fd;
 
@@ -222,8 +224,10 @@ static int open_socket(const struct config *c, int family, struct ds_addr *local
 			ds_warnx("no agent at %s: binding port %u myself (cold path)", c->state_dir,
 				 c->local_port);
 		else
-			ds_warnx("borrowing the agent's warm socket is not built yet: binding port %u "
-				 "myself (cold path)", c->local_port);
+			ds_warnx(
+			    "borrowing the agent's warm socket is not built yet: binding port %u "
+			    "myself (cold path)",
+			    c->local_port);
 	} else if (c->local_port) {
 		ds_verbose("no agent (--state not given): binding port %u myself (cold path)",
 			   c->local_port);
@@ -243,8 +247,10 @@ static int open_socket(const struct config *c, int family, struct ds_addr *local
 	}
 	ds_addr_set_port(&any, c->local_port);
 	if (bind(fd, &any.sa, any.len) < 0)
-		ds_errc(DS_EXIT_FAILURE, errno, "cannot bind UDP port %u (in use by an agent? "
-			"give --state DIR, or -p 0 for any port)", c->local_port);
+		ds_errc(DS_EXIT_FAILURE, errno,
+			"cannot bind UDP port %u (in use by an agent? "
+			"give --state DIR, or -p 0 for any port)",
+			c->local_port);
 	getsockname(fd, &local->sa, &len);
 	local->len = len;
 	return fd;
@@ -314,7 +320,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < res->nhops; i++) {
 		const struct ds_trace_hop *h = &res->hops[i];
 		char abuf[DS_ADDR_STRLEN] = "", name[256] = "";
-		struct ds_geo_info gi = { 0 };
+		struct ds_geo_info gi = {0};
 		double rtt = NAN, delta = NAN;
 
 		if (h->answered) {

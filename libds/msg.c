@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "num.h"
+
 static const char *progname = "ds";
 static int verbosity;
 
@@ -111,4 +113,32 @@ void ds_usage_error(const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "%s: %s (try '%s -h')\n", progname, line, progname);
 	exit(DS_EXIT_USAGE);
+}
+
+long long ds_opt_long(const char *opt, const char *value, long long min, long long max)
+{
+	long long v;
+
+	if (ds_parse_long(value, min, max, &v) < 0)
+		ds_usage_error("%s wants a number from %lld to %lld, not '%s'", opt, min, max,
+			       value);
+	return v;
+}
+
+int64_t ds_opt_duration_ns(const char *opt, const char *value, int64_t min_ns, int64_t max_ns)
+{
+	int64_t v;
+
+	if (ds_parse_duration_ns(value, min_ns, max_ns, &v) < 0)
+		ds_usage_error("%s wants a duration such as 20ms or 1s, not '%s'", opt, value);
+	return v;
+}
+
+uint16_t ds_opt_port(const char *opt, const char *value)
+{
+	uint16_t p;
+
+	if (ds_parse_port(value, &p) < 0)
+		ds_usage_error("%s wants a port 0-65535, not '%s'", opt, value);
+	return p;
 }

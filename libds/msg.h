@@ -8,6 +8,7 @@
 #define DS_MSG_H
 
 #include <stdarg.h>
+#include <stdint.h>
 
 #define DS_EXIT_OK      0
 #define DS_EXIT_FAILURE 1 /* runtime failure: no answer, no path */
@@ -26,8 +27,14 @@ __attribute__((format(printf, 2, 3))) void ds_warnc(int errnum, const char *fmt,
 __attribute__((format(printf, 1, 2))) void ds_verbose(const char *fmt, ...);
 __attribute__((noreturn, format(printf, 2, 3))) void ds_errx(int status, const char *fmt, ...);
 __attribute__((noreturn, format(printf, 3, 4))) void ds_errc(int status, int errnum,
-							       const char *fmt, ...);
+							     const char *fmt, ...);
 /* One-line usage error and exit 2: "ds-x: MESSAGE (try -h)". */
 __attribute__((noreturn, format(printf, 1, 2))) void ds_usage_error(const char *fmt, ...);
+
+/* Option values for cmd/: parsed through libds/num.h, or a one-line usage error naming the
+ * option and echoing the value ("ds-x: -m wants a number from 1 to 255, not '0'"), exit 2. */
+long long ds_opt_long(const char *opt, const char *value, long long min, long long max);
+int64_t ds_opt_duration_ns(const char *opt, const char *value, int64_t min_ns, int64_t max_ns);
+uint16_t ds_opt_port(const char *opt, const char *value);
 
 #endif
