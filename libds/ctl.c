@@ -2,6 +2,8 @@
 /* ds-ctl(7): message codec, the agent's server side and the tools' client side. */
 #include "ctl.h"
 
+#include "bytes.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -19,39 +21,6 @@
 #include "loop.h"
 
 /* ---- codec ---- */
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (24 - 8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)(v >> 32));
-	put32(p + 4, (uint32_t)v);
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
 
 /* Fixed-size, NUL-padded string fields. */
 static int put_str(uint8_t *p, size_t field, const char *s)
@@ -93,12 +62,12 @@ static void put_addr(uint8_t *p, const struct ds_addr *a)
 		memcpy(p + 8, &a->sin.sin_addr, 4);
 	} else if (a->sa.sa_family == AF_INET6) {
 		p[0] = 6;
-		put32(p + 4, a->sin6.sin6_scope_id);
+		ds_put32(p + 4, a->sin6.sin6_scope_id);
 		memcpy(p + 8, &a->sin6.sin6_addr, 16);
 	} else {
 		return;
 	}
-	put16(p + 2, ds_addr_port(a));
+	ds_put16(p + 2, ds_addr_port(a));
 }
 
 static int get_addr(const uint8_t *p, struct ds_addr *a)
@@ -110,14 +79,14 @@ static int get_addr(const uint8_t *p, struct ds_addr *a)
 	case 4:
 		a->sin.sin_family = AF_INET;
 		memcpy(&a->sin.sin_addr, p + 8, 4);
-		a->sin.sin_port = htons(get16(p + 2));
+		a->sin.sin_port = htons(ds_get16(p + 2));
 		a->len = sizeof(a->sin);
 		return 0;
 	case 6:
 		a->sin6.sin6_family = AF_INET6;
 		memcpy(&a->sin6.sin6_addr, p + 8, 16);
-		a->sin6.sin6_port = htons(get16(p + 2));
-		a->sin6.sin6_scope_id = get32(p + 4);
+		a->sin6.sin6_port = htons(ds_get16(p + 2));
+		a->sin6.sin6_scope_id = ds_get32(p + 4);
 		a->len = sizeof(a->sin6);
 		return 0;
 	default:
@@ -224,10 +193,10 @@ int ds_ctl_encode(const struct ds_ctl_msg *m, uint8_t *buf, size_t cap)
 	memset(buf, 0, DS_CTL_HDR_LEN + (size_t)fixed);
 	buf[0] = m->type;
 	buf[1] = DS_CTL_VERSION;
-	put16(buf + 2, m->flags);
-	put32(buf + 4, (uint32_t)len);
-	put32(buf + 8, m->run_id);
-	put32(buf + 12, m->req_id);
+	ds_put16(buf + 2, m->flags);
+	ds_put32(buf + 4, (uint32_t)len);
+	ds_put32(buf + 8, m->run_id);
+	ds_put32(buf + 12, m->req_id);
 	b = buf + DS_CTL_HDR_LEN;
 	switch (m->type) {
 	case DS_CTL_HELLO:
@@ -239,7 +208,7 @@ int ds_ctl_encode(const struct ds_ctl_msg *m, uint8_t *buf, size_t cap)
 			err = put_str(b + LABEL_F, NAME_F, m->reg.peer);
 		break;
 	case DS_CTL_UNREGISTER:
-		put64(b, m->unreg.bytes);
+		ds_put64(b, m->unreg.bytes);
 		err = put_str(b + 8, LABEL_F, m->unreg.outcome);
 		break;
 	case DS_CTL_STUN_REGISTER:
@@ -250,7 +219,7 @@ int ds_ctl_encode(const struct ds_ctl_msg *m, uint8_t *buf, size_t cap)
 		err = put_str(b, NAME_F, m->send.peer);
 		b[NAME_F] = m->send.wire_type;
 		b[NAME_F + 1] = m->send.send_flags;
-		put16(b + NAME_F + 2, (uint16_t)m->send.tos);
+		ds_put16(b + NAME_F + 2, (uint16_t)m->send.tos);
 		put_addr(b + NAME_F + 4, &m->send.dst);
 		if (tail)
 			memcpy(b + fixed, m->send.body, tail);
@@ -259,13 +228,13 @@ int ds_ctl_encode(const struct ds_ctl_msg *m, uint8_t *buf, size_t cap)
 		err = put_str(b, NAME_F, m->peer.peer);
 		break;
 	case DS_CTL_HELLO_OK:
-		put16(b, m->hello_ok.port);
+		ds_put16(b, m->hello_ok.port);
 		b[2] = m->hello_ok.families;
 		b[3] = m->hello_ok.caps;
 		err = put_str(b + 4, NAME_F, m->hello_ok.agent);
 		break;
 	case DS_CTL_ERR:
-		put32(b, (uint32_t)m->err.err);
+		ds_put32(b, (uint32_t)m->err.err);
 		err = put_str(b + 4, 64, m->err.reason);
 		break;
 	case DS_CTL_PACKET:
@@ -274,11 +243,11 @@ int ds_ctl_encode(const struct ds_ctl_msg *m, uint8_t *buf, size_t cap)
 		put_addr(b, &m->packet.src);
 		put_addr(b + DS_CTL_ADDR_LEN, &m->packet.local);
 		b += 2 * DS_CTL_ADDR_LEN;
-		put64(b, (uint64_t)m->packet.rx_ns);
+		ds_put64(b, (uint64_t)m->packet.rx_ns);
 		b[8] = m->packet.rx_kernel;
 		b[9] = m->packet.wire_type;
-		put64(b + 16, m->packet.session);
-		put64(b + 24, m->packet.counter);
+		ds_put64(b + 16, m->packet.session);
+		ds_put64(b + 24, m->packet.counter);
 		if (tail)
 			memcpy(b + 32, m->packet.body, tail);
 		break;
@@ -286,30 +255,30 @@ int ds_ctl_encode(const struct ds_ctl_msg *m, uint8_t *buf, size_t cap)
 		put_addr(b, &m->stun.src);
 		put_addr(b + DS_CTL_ADDR_LEN, &m->stun.local);
 		b += 2 * DS_CTL_ADDR_LEN;
-		put64(b, (uint64_t)m->stun.rx_ns);
+		ds_put64(b, (uint64_t)m->stun.rx_ns);
 		b[8] = m->stun.rx_kernel;
 		if (tail)
 			memcpy(b + 16, m->stun.data, tail);
 		break;
 	case DS_CTL_SENT:
-		put64(b, m->sent.counter);
-		put64(b + 8, (uint64_t)m->sent.tx_ns);
-		put32(b + 16, (uint32_t)m->sent.len);
+		ds_put64(b, m->sent.counter);
+		ds_put64(b + 8, (uint64_t)m->sent.tx_ns);
+		ds_put32(b + 16, (uint32_t)m->sent.len);
 		break;
 	case DS_CTL_TXSTAMP:
-		put64(b, m->txstamp.counter);
-		put64(b + 8, (uint64_t)m->txstamp.tx_ns);
+		ds_put64(b, m->txstamp.counter);
+		ds_put64(b + 8, (uint64_t)m->txstamp.tx_ns);
 		break;
 	case DS_CTL_PEER_INFO:
 		err = put_str(b, NAME_F, m->peer_info.peer);
-		put32(b + NAME_F, m->peer_info.peer_flags);
+		ds_put32(b + NAME_F, m->peer_info.peer_flags);
 		b += NAME_F + 4;
 		put_addr(b, &m->peer_info.path);
 		put_addr(b + DS_CTL_ADDR_LEN, &m->peer_info.local);
 		b += 2 * DS_CTL_ADDR_LEN;
-		put64(b, (uint64_t)m->peer_info.last_rx_age_ms);
-		put64(b + 8, m->peer_info.rx_packets);
-		put64(b + 16, m->peer_info.tx_packets);
+		ds_put64(b, (uint64_t)m->peer_info.last_rx_age_ms);
+		ds_put64(b + 8, m->peer_info.rx_packets);
+		ds_put64(b + 16, m->peer_info.tx_packets);
 		break;
 	default:
 		break;
@@ -324,7 +293,7 @@ int ds_ctl_decode(const uint8_t *buf, size_t len, struct ds_ctl_msg *m)
 	int fixed;
 
 	memset(m, 0, sizeof(*m));
-	if (len < DS_CTL_HDR_LEN || get32(buf + 4) != len)
+	if (len < DS_CTL_HDR_LEN || ds_get32(buf + 4) != len)
 		return -EBADMSG;
 	if (buf[1] != DS_CTL_VERSION)
 		return -EPROTONOSUPPORT;
@@ -337,9 +306,9 @@ int ds_ctl_decode(const uint8_t *buf, size_t len, struct ds_ctl_msg *m)
 	if ((!has_tail(buf[0]) && tail) || tail > tail_max(buf[0]))
 		return -EBADMSG;
 	m->type = buf[0];
-	m->flags = get16(buf + 2);
-	m->run_id = get32(buf + 8);
-	m->req_id = get32(buf + 12);
+	m->flags = ds_get16(buf + 2);
+	m->run_id = ds_get32(buf + 8);
+	m->req_id = ds_get32(buf + 12);
 	b = buf + DS_CTL_HDR_LEN;
 	switch (m->type) {
 	case DS_CTL_HELLO:
@@ -351,7 +320,7 @@ int ds_ctl_decode(const uint8_t *buf, size_t len, struct ds_ctl_msg *m)
 			return -EBADMSG;
 		return 0;
 	case DS_CTL_UNREGISTER:
-		m->unreg.bytes = get64(b);
+		m->unreg.bytes = ds_get64(b);
 		return get_str(b + 8, LABEL_F, m->unreg.outcome);
 	case DS_CTL_STUN_REGISTER:
 	case DS_CTL_STUN_UNREGISTER:
@@ -362,7 +331,7 @@ int ds_ctl_decode(const uint8_t *buf, size_t len, struct ds_ctl_msg *m)
 			return -EBADMSG;
 		m->send.wire_type = b[NAME_F];
 		m->send.send_flags = b[NAME_F + 1];
-		m->send.tos = (int16_t)get16(b + NAME_F + 2);
+		m->send.tos = (int16_t)ds_get16(b + NAME_F + 2);
 		if (m->send.tos < -1 || m->send.tos > 255)
 			return -EBADMSG;
 		if (get_addr(b + NAME_F + 4, &m->send.dst))
@@ -376,12 +345,12 @@ int ds_ctl_decode(const uint8_t *buf, size_t len, struct ds_ctl_msg *m)
 	case DS_CTL_OK:
 		return 0;
 	case DS_CTL_HELLO_OK:
-		m->hello_ok.port = get16(b);
+		m->hello_ok.port = ds_get16(b);
 		m->hello_ok.families = b[2];
 		m->hello_ok.caps = b[3];
 		return get_str(b + 4, NAME_F, m->hello_ok.agent);
 	case DS_CTL_ERR:
-		m->err.err = (int32_t)get32(b);
+		m->err.err = (int32_t)ds_get32(b);
 		if (m->err.err <= 0 || m->err.err > 4095)
 			return -EBADMSG;
 		return get_str(b + 4, 64, m->err.reason);
@@ -392,11 +361,11 @@ int ds_ctl_decode(const uint8_t *buf, size_t len, struct ds_ctl_msg *m)
 		if (get_addr(b, &m->packet.src) || get_addr(b + DS_CTL_ADDR_LEN, &m->packet.local))
 			return -EBADMSG;
 		b += 2 * DS_CTL_ADDR_LEN;
-		m->packet.rx_ns = (int64_t)get64(b);
+		m->packet.rx_ns = (int64_t)ds_get64(b);
 		m->packet.rx_kernel = b[8];
 		m->packet.wire_type = b[9];
-		m->packet.session = get64(b + 16);
-		m->packet.counter = get64(b + 24);
+		m->packet.session = ds_get64(b + 16);
+		m->packet.counter = ds_get64(b + 24);
 		m->packet.body = b + 32;
 		m->packet.body_len = tail;
 		return 0;
@@ -404,32 +373,32 @@ int ds_ctl_decode(const uint8_t *buf, size_t len, struct ds_ctl_msg *m)
 		if (get_addr(b, &m->stun.src) || get_addr(b + DS_CTL_ADDR_LEN, &m->stun.local))
 			return -EBADMSG;
 		b += 2 * DS_CTL_ADDR_LEN;
-		m->stun.rx_ns = (int64_t)get64(b);
+		m->stun.rx_ns = (int64_t)ds_get64(b);
 		m->stun.rx_kernel = b[8];
 		m->stun.data = b + 16;
 		m->stun.len = tail;
 		return 0;
 	case DS_CTL_SENT:
-		m->sent.counter = get64(b);
-		m->sent.tx_ns = (int64_t)get64(b + 8);
-		m->sent.len = get32(b + 16);
+		m->sent.counter = ds_get64(b);
+		m->sent.tx_ns = (int64_t)ds_get64(b + 8);
+		m->sent.len = ds_get32(b + 16);
 		return 0;
 	case DS_CTL_TXSTAMP:
-		m->txstamp.counter = get64(b);
-		m->txstamp.tx_ns = (int64_t)get64(b + 8);
+		m->txstamp.counter = ds_get64(b);
+		m->txstamp.tx_ns = (int64_t)ds_get64(b + 8);
 		return 0;
 	case DS_CTL_PEER_INFO:
 		if (get_str(b, NAME_F, m->peer_info.peer))
 			return -EBADMSG;
-		m->peer_info.peer_flags = get32(b + NAME_F);
+		m->peer_info.peer_flags = ds_get32(b + NAME_F);
 		b += NAME_F + 4;
 		if (get_addr(b, &m->peer_info.path) ||
 		    get_addr(b + DS_CTL_ADDR_LEN, &m->peer_info.local))
 			return -EBADMSG;
 		b += 2 * DS_CTL_ADDR_LEN;
-		m->peer_info.last_rx_age_ms = (int64_t)get64(b);
-		m->peer_info.rx_packets = get64(b + 8);
-		m->peer_info.tx_packets = get64(b + 16);
+		m->peer_info.last_rx_age_ms = (int64_t)ds_get64(b);
+		m->peer_info.rx_packets = ds_get64(b + 8);
+		m->peer_info.tx_packets = ds_get64(b + 16);
 		return 0;
 	default:
 		return -EPROTO;

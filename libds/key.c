@@ -2,6 +2,8 @@
 /* X25519 keys, base64 as wg writes it, private key files, pair and session keys. */
 #include "key.h"
 
+#include "bytes.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -209,15 +211,6 @@ static int expand(const uint8_t prk[DS_KEY_LEN], const char *label, uint8_t *out
 		    strlen(label), out, len);
 }
 
-static uint64_t be64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 int ds_key_pair_derive(const uint8_t my_priv[DS_KEY_LEN], const uint8_t peer_pub[DS_KEY_LEN],
 		       struct ds_pair_keys *out)
 {
@@ -251,8 +244,8 @@ int ds_key_pair_derive(const uint8_t my_priv[DS_KEY_LEN], const uint8_t peer_pub
 		/* I am "low" when my public key sorts first: I send low->high. */
 		memcpy(out->tx_key, cmp < 0 ? lohi_key : hilo_key, DS_KEY_LEN);
 		memcpy(out->rx_key, cmp < 0 ? hilo_key : lohi_key, DS_KEY_LEN);
-		out->tx_id = be64(cmp < 0 ? id[0] : id[1]);
-		out->rx_id = be64(cmp < 0 ? id[1] : id[0]);
+		out->tx_id = ds_get64(cmp < 0 ? id[0] : id[1]);
+		out->rx_id = ds_get64(cmp < 0 ? id[1] : id[0]);
 	}
 	ds_key_wipe(ikm, sizeof(ikm));
 	ds_key_wipe(pair, sizeof(pair));

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "pkt.h"
 
+#include "bytes.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
@@ -9,11 +11,6 @@
 #define ETH_P_IPV6 0x86dd
 #define ETH_P_VLAN 0x8100
 #define ETH_P_QINQ 0x88a8
-
-static uint16_t be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
 
 static void set_v4(struct ds_addr *a, const uint8_t *ip, uint16_t port)
 {
@@ -53,7 +50,7 @@ static int parse_ip(const uint8_t *p, size_t len, struct l3 *o)
 
 		if (len < 20 || ihl < 20 || ihl > len)
 			return -EBADMSG;
-		total = be16(p + 2);
+		total = ds_get16(p + 2);
 		if (total < ihl)
 			return -EBADMSG;
 		if (total < len)
@@ -62,7 +59,7 @@ static int parse_ip(const uint8_t *p, size_t len, struct l3 *o)
 		o->src = p + 12;
 		o->dst = p + 16;
 		o->proto = p[9];
-		o->fragment = (be16(p + 6) & 0x1fff) != 0;
+		o->fragment = (ds_get16(p + 6) & 0x1fff) != 0;
 		o->l4 = p + ihl;
 		o->l4_len = len - ihl;
 		return 0;
@@ -73,7 +70,7 @@ static int parse_ip(const uint8_t *p, size_t len, struct l3 *o)
 
 		if (len < 40)
 			return -EBADMSG;
-		plen = be16(p + 4);
+		plen = ds_get16(p + 4);
 		if (plen + 40 < len)
 			len = plen + 40;
 		o->family = AF_INET6;
@@ -87,7 +84,7 @@ static int parse_ip(const uint8_t *p, size_t len, struct l3 *o)
 			if (off + 8 > len)
 				return -EBADMSG;
 			if (nh == 44) {
-				if ((be16(p + off + 2) & 0xfff8) != 0)
+				if ((ds_get16(p + off + 2) & 0xfff8) != 0)
 					o->fragment = 1;
 				ext = 8;
 			} else {
@@ -135,10 +132,10 @@ static int parse_l3(const uint8_t *p, size_t len, struct ds_pkt *out)
 
 		if (l.l4_len < 8)
 			return -EBADMSG;
-		ulen = be16(l.l4 + 4);
+		ulen = ds_get16(l.l4 + 4);
 		if (ulen < 8)
 			return -EBADMSG;
-		addrs(&l, &out->src, &out->dst, be16(l.l4), be16(l.l4 + 2));
+		addrs(&l, &out->src, &out->dst, ds_get16(l.l4), ds_get16(l.l4 + 2));
 		out->proto = DS_PKT_UDP;
 		out->udp_len = ulen;
 		out->payload = l.l4 + 8;
@@ -168,7 +165,7 @@ static int parse_l3(const uint8_t *p, size_t len, struct ds_pkt *out)
 		out->proto = DS_PKT_ICMP_ERROR;
 		if (parse_ip(l.l4 + 8, l.l4_len - 8, &in) < 0 || in.proto != 17 || in.l4_len < 4)
 			return 0; /* an error about something else, or quoted too little */
-		addrs(&in, &out->inner_src, &out->inner_dst, be16(in.l4), be16(in.l4 + 2));
+		addrs(&in, &out->inner_src, &out->inner_dst, ds_get16(in.l4), ds_get16(in.l4 + 2));
 		return 0;
 	}
 	out->proto = DS_PKT_OTHER;
@@ -192,23 +189,23 @@ int ds_pkt_parse(int dlt, const uint8_t *f, size_t len, struct ds_pkt *out)
 	case DS_DLT_EN10MB:
 		if (len < 14)
 			return -EBADMSG;
-		type = be16(f + 12);
+		type = ds_get16(f + 12);
 		off = 14;
 		while (type == ETH_P_VLAN || type == ETH_P_QINQ) {
 			if (len < off + 4)
 				return -EBADMSG;
-			type = be16(f + off + 2);
+			type = ds_get16(f + off + 2);
 			off += 4;
 		}
 		return l3_of_ethertype(type, f + off, len - off, out);
 	case DS_DLT_LINUX_SLL:
 		if (len < 16)
 			return -EBADMSG;
-		return l3_of_ethertype(be16(f + 14), f + 16, len - 16, out);
+		return l3_of_ethertype(ds_get16(f + 14), f + 16, len - 16, out);
 	case DS_DLT_LINUX_SLL2:
 		if (len < 20)
 			return -EBADMSG;
-		return l3_of_ethertype(be16(f), f + 20, len - 20, out);
+		return l3_of_ethertype(ds_get16(f), f + 20, len - 20, out);
 	case DS_DLT_NULL:
 		/* BSD loopback: 4-byte address family in host order. */
 		if (len < 4)

@@ -2,6 +2,8 @@
 /* STUN message codec: RFC 8489, RFC 5780 attributes, TURN/ICE attribute numbers. */
 #include "stun.h"
 
+#include "bytes.h"
+
 #include <errno.h>
 #include <string.h>
 #include <sys/random.h>
@@ -9,30 +11,6 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
 
 static size_t pad4(size_t n)
 {
@@ -142,7 +120,7 @@ bool ds_stun_is_stun(const void *buf, size_t len)
 	const uint8_t *b = buf;
 
 	return len >= DS_STUN_HDR_LEN && len % 4 == 0 && (b[0] & 0xC0) == 0 &&
-	       get32(b + 4) == DS_STUN_MAGIC && (size_t)get16(b + 2) + DS_STUN_HDR_LEN == len;
+	       ds_get32(b + 4) == DS_STUN_MAGIC && (size_t)ds_get16(b + 2) + DS_STUN_HDR_LEN == len;
 }
 
 int ds_stun_tid_random(uint8_t tid[DS_STUN_TID_LEN])
@@ -197,7 +175,7 @@ static int hmac_prefix(const char *digest, const void *key, size_t keylen, const
 	int ret = -EIO;
 
 	memcpy(hdr, msg, sizeof(hdr));
-	put16(hdr + 2, hdr_len);
+	ds_put16(hdr + 2, hdr_len);
 	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)digest, 0);
 	params[1] = OSSL_PARAM_construct_end();
 	mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
@@ -237,9 +215,9 @@ int ds_stun_enc_init(struct ds_stun_enc *e, void *buf, size_t cap, uint16_t type
 		return enc_fail(e, -EINVAL);
 	if (!buf || e->cap < DS_STUN_HDR_LEN)
 		return enc_fail(e, -ENOSPC);
-	put16(e->buf, type);
-	put16(e->buf + 2, 0);
-	put32(e->buf + 4, DS_STUN_MAGIC);
+	ds_put16(e->buf, type);
+	ds_put16(e->buf + 2, 0);
+	ds_put32(e->buf + 4, DS_STUN_MAGIC);
 	if (tid)
 		memcpy(e->buf + 8, tid, DS_STUN_TID_LEN);
 	else if (ds_stun_tid_random(e->buf + 8) < 0)
@@ -265,11 +243,11 @@ static uint8_t *enc_reserve(struct ds_stun_enc *e, uint16_t type, size_t len)
 		return NULL;
 	}
 	p = e->buf + e->len;
-	put16(p, type);
-	put16(p + 2, (uint16_t)len);
+	ds_put16(p, type);
+	ds_put16(p + 2, (uint16_t)len);
 	memset(p + 4 + len, e->pad_byte, pad4(len) - len);
 	e->len += total;
-	put16(e->buf + 2, (uint16_t)(e->len - DS_STUN_HDR_LEN));
+	ds_put16(e->buf + 2, (uint16_t)(e->len - DS_STUN_HDR_LEN));
 	return p + 4;
 }
 
@@ -288,7 +266,7 @@ int ds_stun_enc_u32(struct ds_stun_enc *e, uint16_t type, uint32_t v)
 {
 	uint8_t b[4];
 
-	put32(b, v);
+	ds_put32(b, v);
 	return ds_stun_enc_attr(e, type, b, sizeof(b));
 }
 
@@ -296,8 +274,8 @@ int ds_stun_enc_u64(struct ds_stun_enc *e, uint16_t type, uint64_t v)
 {
 	uint8_t b[8];
 
-	put32(b, (uint32_t)(v >> 32));
-	put32(b + 4, (uint32_t)v);
+	ds_put32(b, (uint32_t)(v >> 32));
+	ds_put32(b + 4, (uint32_t)v);
 	return ds_stun_enc_attr(e, type, b, sizeof(b));
 }
 
@@ -320,7 +298,7 @@ static int enc_address(struct ds_stun_enc *e, uint16_t type, const struct ds_add
 	port = ds_addr_port(a);
 	if (xor)
 		port ^= (uint16_t)(DS_STUN_MAGIC >> 16);
-	put16(v + 2, port);
+	ds_put16(v + 2, port);
 	if (a->len && a->sa.sa_family == AF_INET) {
 		v[1] = 0x01;
 		memcpy(v + 4, &a->sin.sin_addr, 4);
@@ -335,7 +313,7 @@ static int enc_address(struct ds_stun_enc *e, uint16_t type, const struct ds_add
 	if (xor&&!e->err) {
 		uint8_t mask[16];
 
-		put32(mask, DS_STUN_MAGIC);
+		ds_put32(mask, DS_STUN_MAGIC);
 		if (e->cap >= DS_STUN_HDR_LEN)
 			memcpy(mask + 4, e->buf + 8, DS_STUN_TID_LEN);
 		for (size_t i = 0; i < n - 4; i++)
@@ -379,7 +357,7 @@ int ds_stun_enc_unknown(struct ds_stun_enc *e, const uint16_t *types, size_t n)
 	if (!p)
 		return e->err;
 	for (size_t i = 0; i < n; i++)
-		put16(p + 2 * i, types[i]);
+		ds_put16(p + 2 * i, types[i]);
 	return 0;
 }
 
@@ -407,7 +385,7 @@ int ds_stun_enc_password_algorithms(struct ds_stun_enc *e, const uint16_t *algs,
 	if (!p)
 		return e->err;
 	for (size_t i = 0; i < n; i++)
-		put32(p + 4 * i, (uint32_t)algs[i] << 16);
+		ds_put32(p + 4 * i, (uint32_t)algs[i] << 16);
 	return 0;
 }
 
@@ -453,7 +431,7 @@ int ds_stun_enc_fingerprint(struct ds_stun_enc *e)
 	if (!p)
 		return e->err;
 	crc = ds_stun_crc32(e->buf, e->len - 8) ^ DS_STUN_FINGERPRINT_XOR;
-	put32(p, crc);
+	ds_put32(p, crc);
 	e->has_fingerprint = true;
 	return 0;
 }
@@ -501,16 +479,16 @@ int ds_stun_parse(const void *buf, size_t len, struct ds_stun_msg *m, const char
 		return bad(why, "shorter than a STUN header");
 	if (b[0] & 0xC0)
 		return bad(why, "first two bits not zero");
-	if (get32(b + 4) != DS_STUN_MAGIC)
+	if (ds_get32(b + 4) != DS_STUN_MAGIC)
 		return bad(why, "wrong magic cookie");
-	mlen = get16(b + 2);
+	mlen = ds_get16(b + 2);
 	if (mlen % 4)
 		return bad(why, "length not a multiple of 4");
 	if (DS_STUN_HDR_LEN + mlen != len)
 		return bad(why, "length field does not match the datagram");
 	m->buf = b;
 	m->len = len;
-	m->type = get16(b);
+	m->type = ds_get16(b);
 	m->method = ds_stun_type_method(m->type);
 	m->cls = ds_stun_type_class(m->type);
 	memcpy(m->tid, b + 8, DS_STUN_TID_LEN);
@@ -521,8 +499,8 @@ int ds_stun_parse(const void *buf, size_t len, struct ds_stun_msg *m, const char
 
 		if (len - off < DS_STUN_ATTR_HDR_LEN)
 			return bad(why, "truncated attribute header");
-		t = get16(b + off);
-		l = get16(b + off + 2);
+		t = ds_get16(b + off);
+		l = ds_get16(b + off + 2);
 		total = DS_STUN_ATTR_HDR_LEN + pad4(l);
 		if (total > len - off)
 			return bad(why, "attribute length beyond the message");
@@ -534,7 +512,7 @@ int ds_stun_parse(const void *buf, size_t len, struct ds_stun_msg *m, const char
 			if (l != 4)
 				return bad(why, "FINGERPRINT not 4 bytes");
 			want = ds_stun_crc32(b, off) ^ DS_STUN_FINGERPRINT_XOR;
-			if (get32(b + off + 4) != want)
+			if (ds_get32(b + off + 4) != want)
 				return bad(why, "wrong FINGERPRINT");
 			m->fingerprint_off = off;
 			m->n_attrs++;
@@ -585,7 +563,7 @@ int ds_stun_iter_next(struct ds_stun_iter *it, struct ds_stun_attr *a)
 	/* ds_stun_parse has validated every length, but stay defensive. */
 	while (m->buf && it->off + DS_STUN_ATTR_HDR_LEN <= m->len) {
 		size_t off = it->off;
-		uint16_t t = get16(m->buf + off), l = get16(m->buf + off + 2);
+		uint16_t t = ds_get16(m->buf + off), l = ds_get16(m->buf + off + 2);
 		bool skip;
 
 		if (DS_STUN_ATTR_HDR_LEN + pad4(l) > m->len - off)
@@ -621,7 +599,7 @@ int ds_stun_attr_u32(const struct ds_stun_attr *a, uint32_t *v)
 {
 	if (a->len != 4)
 		return -EBADMSG;
-	*v = get32(a->val);
+	*v = ds_get32(a->val);
 	return 0;
 }
 
@@ -629,7 +607,7 @@ int ds_stun_attr_u64(const struct ds_stun_attr *a, uint64_t *v)
 {
 	if (a->len != 8)
 		return -EBADMSG;
-	*v = (uint64_t)get32(a->val) << 32 | get32(a->val + 4);
+	*v = (uint64_t)ds_get32(a->val) << 32 | ds_get32(a->val + 4);
 	return 0;
 }
 
@@ -653,7 +631,7 @@ static int get_address(const struct ds_stun_attr *a, const uint8_t *mask, struct
 	memset(out, 0, sizeof(*out));
 	if (a->len < 4)
 		return -EBADMSG;
-	port = get16(a->val + 2);
+	port = ds_get16(a->val + 2);
 	if (mask)
 		port ^= (uint16_t)(DS_STUN_MAGIC >> 16);
 	if (a->val[1] == 0x01 && a->len == 8) {
@@ -688,7 +666,7 @@ int ds_stun_attr_xor_addr(const struct ds_stun_msg *m, const struct ds_stun_attr
 {
 	uint8_t mask[16];
 
-	put32(mask, DS_STUN_MAGIC);
+	ds_put32(mask, DS_STUN_MAGIC);
 	memcpy(mask + 4, m->tid, DS_STUN_TID_LEN);
 	return get_address(a, mask, out);
 }
@@ -718,7 +696,7 @@ int ds_stun_attr_unknown(const struct ds_stun_attr *a, uint16_t *types, size_t m
 		return -EBADMSG;
 	*n = a->len / 2u;
 	for (size_t i = 0; i < *n && i < max; i++)
-		types[i] = get16(a->val + 2 * i);
+		types[i] = ds_get16(a->val + 2 * i);
 	return 0;
 }
 
@@ -726,7 +704,7 @@ int ds_stun_attr_change_request(const struct ds_stun_attr *a, uint32_t *flags)
 {
 	if (a->len != 4)
 		return -EBADMSG;
-	*flags = get32(a->val) & (DS_STUN_CHANGE_IP | DS_STUN_CHANGE_PORT);
+	*flags = ds_get32(a->val) & (DS_STUN_CHANGE_IP | DS_STUN_CHANGE_PORT);
 	return 0;
 }
 
@@ -735,15 +713,15 @@ int ds_stun_attr_response_port(const struct ds_stun_attr *a, uint16_t *port)
 	/* RFC 5780 §7.5: a 16-bit port and 16 bits of padding; some send only the port. */
 	if (a->len != 4 && a->len != 2)
 		return -EBADMSG;
-	*port = get16(a->val);
+	*port = ds_get16(a->val);
 	return 0;
 }
 
 int ds_stun_attr_password_algorithm(const struct ds_stun_attr *a, uint16_t *alg)
 {
-	if (a->len < 4 || (size_t)4 + get16(a->val + 2) > a->len)
+	if (a->len < 4 || (size_t)4 + ds_get16(a->val + 2) > a->len)
 		return -EBADMSG;
-	*alg = get16(a->val);
+	*alg = ds_get16(a->val);
 	return 0;
 }
 
@@ -758,11 +736,11 @@ int ds_stun_attr_password_algorithms(const struct ds_stun_attr *a, uint16_t *alg
 
 		if (a->len - off < 4)
 			return -EBADMSG;
-		plen = get16(a->val + off + 2);
+		plen = ds_get16(a->val + off + 2);
 		if (pad4(plen) > a->len - off - 4)
 			return -EBADMSG;
 		if (*n < max)
-			algs[*n] = get16(a->val + off);
+			algs[*n] = ds_get16(a->val + off);
 		(*n)++;
 		off += 4 + pad4(plen);
 	}

@@ -2,6 +2,8 @@
 /* ds-wire(7): header, AEAD seal/open through OpenSSL EVP, body codecs. */
 #include "wire.h"
 
+#include "bytes.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,39 +14,6 @@ struct ds_wire_key {
 	EVP_CIPHER_CTX *ctx;
 	bool seal;
 };
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (24 - 8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (56 - 8 * i));
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
 
 enum ds_wire_demux ds_wire_demux(const uint8_t *pkt, size_t len)
 {
@@ -134,11 +103,11 @@ int ds_wire_parse_hdr(const uint8_t *pkt, size_t len, struct ds_wire_hdr *h)
 		return -EPROTONOSUPPORT;
 	h->type = pkt[0];
 	h->version = pkt[1];
-	h->flags = get16(pkt + 2);
-	h->run_id = get32(pkt + 4);
-	h->pair_id = get64(pkt + 8);
-	h->session = get64(pkt + 16);
-	h->counter = get64(pkt + 24);
+	h->flags = ds_get16(pkt + 2);
+	h->run_id = ds_get32(pkt + 4);
+	h->pair_id = ds_get64(pkt + 8);
+	h->session = ds_get64(pkt + 16);
+	h->counter = ds_get64(pkt + 24);
 	return 0;
 }
 
@@ -146,11 +115,11 @@ void ds_wire_put_hdr(const struct ds_wire_hdr *h, uint8_t out[DS_WIRE_HDR_LEN])
 {
 	out[0] = h->type;
 	out[1] = h->version;
-	put16(out + 2, h->flags);
-	put32(out + 4, h->run_id);
-	put64(out + 8, h->pair_id);
-	put64(out + 16, h->session);
-	put64(out + 24, h->counter);
+	ds_put16(out + 2, h->flags);
+	ds_put32(out + 4, h->run_id);
+	ds_put64(out + 8, h->pair_id);
+	ds_put64(out + 16, h->session);
+	ds_put64(out + 24, h->counter);
 }
 
 int ds_wire_key_new(const uint8_t key[DS_KEY_LEN], bool seal, struct ds_wire_key **out)
@@ -194,7 +163,7 @@ void ds_wire_key_free(struct ds_wire_key *k)
 static void make_nonce(uint64_t counter, uint8_t nonce[12])
 {
 	memset(nonce, 0, 4);
-	put64(nonce + 4, counter);
+	ds_put64(nonce + 4, counter);
 }
 
 int ds_wire_seal(struct ds_wire_key *k, const struct ds_wire_hdr *h, const void *body,
@@ -238,7 +207,7 @@ int ds_wire_open(struct ds_wire_key *k, const uint8_t *pkt, size_t len, uint8_t 
 	blen = len - DS_WIRE_OVERHEAD;
 	if (blen > body_cap)
 		return -EMSGSIZE;
-	make_nonce(get64(pkt + 24), nonce);
+	make_nonce(ds_get64(pkt + 24), nonce);
 	memcpy(tag, pkt + len - DS_WIRE_TAG_LEN, DS_WIRE_TAG_LEN);
 	if (EVP_CipherInit_ex2(k->ctx, NULL, NULL, nonce, 0, NULL) != 1 ||
 	    EVP_DecryptUpdate(k->ctx, NULL, &n, pkt, DS_WIRE_HDR_LEN) != 1)
@@ -277,13 +246,13 @@ int ds_wire_echo_encode(const struct ds_wire_echo *e, uint8_t *out, size_t body_
 
 	if (ret)
 		return ret;
-	put32(out, e->seq);
-	put32(out + 4, e->rx_count);
-	put16(out + 8, e->reply_len);
-	put16(out + 10, e->flags);
-	put64(out + 16, e->sender_tx_ns);
-	put64(out + 24, e->responder_rx_ns);
-	put64(out + 32, e->responder_tx_ns);
+	ds_put32(out, e->seq);
+	ds_put32(out + 4, e->rx_count);
+	ds_put16(out + 8, e->reply_len);
+	ds_put16(out + 10, e->flags);
+	ds_put64(out + 16, e->sender_tx_ns);
+	ds_put64(out + 24, e->responder_rx_ns);
+	ds_put64(out + 32, e->responder_tx_ns);
 	return (int)body_len;
 }
 
@@ -291,13 +260,13 @@ int ds_wire_echo_decode(const uint8_t *body, size_t len, struct ds_wire_echo *e)
 {
 	if (len < DS_WIRE_ECHO_LEN || len > DS_WIRE_BODY_MAX)
 		return -EBADMSG;
-	e->seq = get32(body);
-	e->rx_count = get32(body + 4);
-	e->reply_len = get16(body + 8);
-	e->flags = get16(body + 10);
-	e->sender_tx_ns = get64(body + 16);
-	e->responder_rx_ns = get64(body + 24);
-	e->responder_tx_ns = get64(body + 32);
+	e->seq = ds_get32(body);
+	e->rx_count = ds_get32(body + 4);
+	e->reply_len = ds_get16(body + 8);
+	e->flags = ds_get16(body + 10);
+	e->sender_tx_ns = ds_get64(body + 16);
+	e->responder_rx_ns = ds_get64(body + 24);
+	e->responder_tx_ns = ds_get64(body + 32);
 	return 0;
 }
 
@@ -319,11 +288,11 @@ int ds_wire_pair_request_encode(const struct ds_wire_pair_request *r, uint8_t *o
 
 	if (ret)
 		return ret;
-	put32(out, r->seq);
-	put16(out + 4, r->count);
-	put16(out + 6, r->size);
-	put32(out + 8, r->gap_us);
-	put64(out + 16, r->sender_tx_ns);
+	ds_put32(out, r->seq);
+	ds_put16(out + 4, r->count);
+	ds_put16(out + 6, r->size);
+	ds_put32(out + 8, r->gap_us);
+	ds_put64(out + 16, r->sender_tx_ns);
 	return (int)body_len;
 }
 
@@ -331,11 +300,11 @@ int ds_wire_pair_request_decode(const uint8_t *body, size_t len, struct ds_wire_
 {
 	if (len < DS_WIRE_PAIR_REQUEST_LEN || len > DS_WIRE_BODY_MAX)
 		return -EBADMSG;
-	r->seq = get32(body);
-	r->count = get16(body + 4);
-	r->size = get16(body + 6);
-	r->gap_us = get32(body + 8);
-	r->sender_tx_ns = get64(body + 16);
+	r->seq = ds_get32(body);
+	r->count = ds_get16(body + 4);
+	r->size = ds_get16(body + 6);
+	r->gap_us = ds_get32(body + 8);
+	r->sender_tx_ns = ds_get64(body + 16);
 	/* The bound on what one request can make the responder send (ds-wire(7)). */
 	if (r->count < 1 || r->count > DS_WIRE_PAIR_MAX_COUNT ||
 	    r->size < DS_WIRE_OVERHEAD + DS_WIRE_PAIR_DATA_LEN || r->size > DS_WIRE_MAX_PACKET ||
@@ -350,14 +319,14 @@ int ds_wire_pair_data_encode(const struct ds_wire_pair_data *d, uint8_t *out, si
 
 	if (ret)
 		return ret;
-	put32(out, d->seq);
-	put16(out + 4, d->index);
+	ds_put32(out, d->seq);
+	ds_put16(out + 4, d->index);
 	out[6] = d->member;
 	out[7] = d->flags;
-	put16(out + 8, d->size);
-	put16(out + 10, d->count);
-	put64(out + 16, d->sender_tx_ns);
-	put64(out + 24, d->responder_tx_ns);
+	ds_put16(out + 8, d->size);
+	ds_put16(out + 10, d->count);
+	ds_put64(out + 16, d->sender_tx_ns);
+	ds_put64(out + 24, d->responder_tx_ns);
 	return (int)body_len;
 }
 
@@ -365,14 +334,14 @@ int ds_wire_pair_data_decode(const uint8_t *body, size_t len, struct ds_wire_pai
 {
 	if (len < DS_WIRE_PAIR_DATA_LEN || len > DS_WIRE_BODY_MAX)
 		return -EBADMSG;
-	d->seq = get32(body);
-	d->index = get16(body + 4);
+	d->seq = ds_get32(body);
+	d->index = ds_get16(body + 4);
 	d->member = body[6];
 	d->flags = body[7];
-	d->size = get16(body + 8);
-	d->count = get16(body + 10);
-	d->sender_tx_ns = get64(body + 16);
-	d->responder_tx_ns = get64(body + 24);
+	d->size = ds_get16(body + 8);
+	d->count = ds_get16(body + 10);
+	d->sender_tx_ns = ds_get64(body + 16);
+	d->responder_tx_ns = ds_get64(body + 24);
 	if (d->member > 1 || d->count < 1 || d->count > DS_WIRE_PAIR_MAX_COUNT ||
 	    d->index >= d->count)
 		return -ERANGE;
@@ -420,18 +389,18 @@ int ds_wire_punch_encode(const struct ds_wire_punch *p, uint8_t *out, size_t bod
 	ret = prep(out, body_len, ds_wire_punch_len(p));
 	if (ret)
 		return ret;
-	put32(out, p->hint_id);
+	ds_put32(out, p->hint_id);
 	out[4] = p->attempts;
 	out[5] = p->port_deltas;
-	put16(out + 6, p->interval_ms);
-	put16(out + 8, p->start_in_ms);
+	ds_put16(out + 6, p->interval_ms);
+	ds_put16(out + 8, p->start_in_ms);
 	out[10] = p->ncand;
 	for (unsigned i = 0; i < p->ncand; i++) {
 		uint8_t *c = out + DS_WIRE_PUNCH_LEN + i * DS_WIRE_PUNCH_CAND_LEN;
 
 		c[0] = p->cand[i].family;
 		c[1] = p->cand[i].kind;
-		put16(c + 2, p->cand[i].port);
+		ds_put16(c + 2, p->cand[i].port);
 		memcpy(c + 4, p->cand[i].addr, 16);
 	}
 	return (int)body_len;
@@ -442,11 +411,11 @@ int ds_wire_punch_decode(const uint8_t *body, size_t len, struct ds_wire_punch *
 	if (len < DS_WIRE_PUNCH_LEN || len > DS_WIRE_BODY_MAX)
 		return -EBADMSG;
 	memset(p, 0, sizeof(*p));
-	p->hint_id = get32(body);
+	p->hint_id = ds_get32(body);
 	p->attempts = body[4];
 	p->port_deltas = body[5];
-	p->interval_ms = get16(body + 6);
-	p->start_in_ms = get16(body + 8);
+	p->interval_ms = ds_get16(body + 6);
+	p->start_in_ms = ds_get16(body + 8);
 	p->ncand = body[10];
 	if (p->ncand > DS_WIRE_PUNCH_MAX_CANDIDATES)
 		return -ERANGE;
@@ -457,7 +426,7 @@ int ds_wire_punch_decode(const uint8_t *body, size_t len, struct ds_wire_punch *
 
 		p->cand[i].family = c[0];
 		p->cand[i].kind = c[1];
-		p->cand[i].port = get16(c + 2);
+		p->cand[i].port = ds_get16(c + 2);
 		memcpy(p->cand[i].addr, c + 4, 16);
 	}
 	return punch_check(p);
@@ -469,7 +438,7 @@ int ds_wire_keepalive_encode(const struct ds_wire_keepalive *k, uint8_t *out, si
 
 	if (ret)
 		return ret;
-	put16(out, k->flags);
+	ds_put16(out, k->flags);
 	if (k->flags & DS_KA_CHALLENGE)
 		memcpy(out + 8, k->challenge, DS_WIRE_CHALLENGE_LEN);
 	if (k->flags & DS_KA_RESPONSE)
@@ -482,7 +451,7 @@ int ds_wire_keepalive_decode(const uint8_t *body, size_t len, struct ds_wire_kee
 	if (len < DS_WIRE_KEEPALIVE_LEN || len > DS_WIRE_BODY_MAX)
 		return -EBADMSG;
 	memset(k, 0, sizeof(*k));
-	k->flags = get16(body) & (DS_KA_CHALLENGE | DS_KA_RESPONSE);
+	k->flags = ds_get16(body) & (DS_KA_CHALLENGE | DS_KA_RESPONSE);
 	if (k->flags & DS_KA_CHALLENGE)
 		memcpy(k->challenge, body + 8, DS_WIRE_CHALLENGE_LEN);
 	if (k->flags & DS_KA_RESPONSE)
@@ -496,9 +465,9 @@ int ds_wire_refusal_encode(const struct ds_wire_refusal *r, uint8_t *out, size_t
 
 	if (ret)
 		return ret;
-	put16(out, r->reason);
+	ds_put16(out, r->reason);
 	out[2] = r->refused_type;
-	put32(out + 4, r->refused_seq);
+	ds_put32(out + 4, r->refused_seq);
 	return (int)body_len;
 }
 
@@ -506,9 +475,9 @@ int ds_wire_refusal_decode(const uint8_t *body, size_t len, struct ds_wire_refus
 {
 	if (len < DS_WIRE_REFUSAL_LEN || len > DS_WIRE_BODY_MAX)
 		return -EBADMSG;
-	r->reason = get16(body);
+	r->reason = ds_get16(body);
 	r->refused_type = body[2];
-	r->refused_seq = get32(body + 4);
+	r->refused_seq = ds_get32(body + 4);
 	if (!ds_wire_refusal_name(r->reason))
 		return -ERANGE;
 	return 0;
