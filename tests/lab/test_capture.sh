@@ -68,7 +68,6 @@ live_packets=$(grep -cE '^[0-9]{2}:[0-9]{2}:' "$TMP/live.out")
 tshark_packets=$(tshark -r "$TMP/c.pcapng" -Y 'udp or icmp' 2>/dev/null | wc -l)
 [ "$tshark_packets" -ge "$live_packets" ] && [ "$live_packets" -ge 10 ] &&
 	pass pcapng-read-by-tshark || fail pcapng-read-by-tshark "tshark $tshark_packets, decoded $live_packets"
-stun_ok=$(tshark -r "$TMP/c.pcapng" -Y 'stun' -T fields -e stun.att.crc32.status 2>/dev/null | grep -c '^2$\|Good\|^1$')
 [ "$(tshark -r "$TMP/c.pcapng" -Y stun 2>/dev/null | wc -l)" = 6 ] && pass pcapng-stun-for-tshark ||
 	fail pcapng-stun-for-tshark "$(tshark -r "$TMP/c.pcapng" -Y stun 2>/dev/null | wc -l) STUN packets"
 if ! tshark -r "$TMP/c.pcapng" -q -z expert 2>/dev/null | grep -qi 'malformed'; then
@@ -78,7 +77,6 @@ else
 fi
 capinfos "$TMP/c.pcapng" 2>/dev/null | grep -q 'ticket 42' && pass pcapng-keeps-comment ||
 	fail pcapng-keeps-comment
-: "$stun_ok"
 
 # Reading the file back gives the same story.
 ds-capture -p 41878 -r "$TMP/c.pcapng" >"$TMP/read.out" 2>&1
