@@ -45,10 +45,13 @@ lab-agents cycle "$run" >"$TMP/files2"
 ds-report --csv $(cat "$TMP/files2") >"$TMP/cells2.csv" 2>/dev/null
 into=$(col "$TMP/cells2.csv" a6 a3 throughput_status)
 out=$(col "$TMP/cells2.csv" a3 a6 throughput_status)
-if [ "$into" = outside ] && [ "$out" = within ]; then
+# The other direction's true rate did not change, but its baseline is the best of only
+# a few packet-pair figures, which can sit well above the link (95 Mbit/s on 50 was seen):
+# it may read marginal, never outside.
+if [ "$into" = outside ] && { [ "$out" = within ] || [ "$out" = marginal ]; }; then
 	pass slowed-link-cell-turns-outside
 else
-	fail slowed-link-cell-turns-outside "a6->a3 '$into' (want outside), a3->a6 '$out' (want within)"
+	fail slowed-link-cell-turns-outside "a6->a3 '$into' (want outside), a3->a6 '$out' (want within or marginal)"
 	grep -E ',a6,a3,|,a3,a6,' "$TMP/cells2.csv"
 fi
 t_done
