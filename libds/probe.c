@@ -658,6 +658,38 @@ static double gap_rate_median(const int64_t *rx_ns, const uint32_t *bits, size_t
 	return n ? ds_stats_median(r, n) : NAN;
 }
 
+/* Sustained rate (Mbit/s) of packets a..b: bits over time, so packets the receiver's
+ * softirq timestamped in clumps count at their true rate, which a median of per-gap rates
+ * does not (most gaps of a clumped train are short). A pause (a gap over four times the
+ * mean) lets the bucket refill and the packets after it through faster, so the span is cut
+ * there and the slowest stretch of at least four gaps is the rate; none such: the median. */
+static double span_rate(const int64_t *rx_ns, const uint32_t *bits, size_t a, size_t b)
+{
+	double mean, best = NAN;
+	size_t from = a;
+
+	if (b <= a || b - a > DS_PROBE_MAX_TRAIN)
+		return NAN;
+	mean = (double)(rx_ns[b] - rx_ns[a]) / (double)(b - a);
+	for (size_t i = a + 1; i <= b + 1; i++) {
+		double bt = 0;
+		int64_t span;
+
+		if (i <= b && (double)(rx_ns[i] - rx_ns[i - 1]) <= 4 * mean)
+			continue;
+		/* packets from..i-1 are one unbroken stretch */
+		span = rx_ns[i - 1] - rx_ns[from];
+		if (i - 1 - from >= 4 && span > 0) {
+			for (size_t k = from + 1; k <= i - 1; k++)
+				bt += bits[k];
+			if (isnan(best) || bt / ((double)span / 1e3) < best)
+				best = bt / ((double)span / 1e3);
+		}
+		from = i;
+	}
+	return isnan(best) ? gap_rate_median(rx_ns, bits, a, b) : best;
+}
+
 void ds_probe_train(const int64_t *rx_ns, const uint32_t *bits, size_t n, double ref_mbps,
 		    double *head_mbps, double *tail_mbps, int *shaper, double *burst_bytes)
 {
@@ -668,10 +700,9 @@ void ds_probe_train(const int64_t *rx_ns, const uint32_t *bits, size_t n, double
 	if (n < 4 || n > DS_PROBE_MAX_TRAIN)
 		return;
 	/* Head: the first third; tail: the last half. An emptied bucket spaces every packet
-	 * at the token rate, so the tail's median gap is the shaper's rate even when the
-	 * sender paused (and the bucket let a few through) on the way. */
+	 * at the token rate, so the tail's sustained rate is the shaper's rate. */
 	*head_mbps = gap_rate_median(rx_ns, bits, 0, (n - 1) / 3 > 1 ? (n - 1) / 3 : 1);
-	*tail_mbps = gap_rate_median(rx_ns, bits, (n - 1) / 2, n - 1);
+	*tail_mbps = span_rate(rx_ns, bits, (n - 1) / 2, n - 1);
 	if (isinf(*head_mbps))
 		*head_mbps = NAN;
 	if (isnan(*tail_mbps) || isinf(*tail_mbps)) {
@@ -684,20 +715,19 @@ void ds_probe_train(const int64_t *rx_ns, const uint32_t *bits, size_t n, double
 	*shaper = *tail_mbps < 0.75 * ref;
 	if (!*shaper)
 		return;
-	/* The knee: the first packet from which the gaps stay at the token rate (three of
-	 * the next four at least half the tail's gap). */
-	bytes = bits[0] / 8.0;
-	for (size_t i = 1; i < n; i++) {
-		unsigned slow = 0, seen = 0;
+	/* The bucket: a token bucket of depth b and rate r lets through at most
+	 * b + r * (t_i - t_0) bytes by packet i, so the deepest excess over the rate line is
+	 * the bucket (read off the whole curve, not off one knee a clump can hide). */
+	bytes = 0;
+	*burst_bytes = 0;
+	for (size_t i = 0; i < n; i++) {
+		double over;
 
-		for (size_t k = i; k < n && k < i + 4; k++, seen++)
-			if ((double)(rx_ns[k] - rx_ns[k - 1]) >= 0.5 * bits[k] / *tail_mbps * 1e3)
-				slow++;
-		if (slow * 4 >= seen * 3)
-			break;
 		bytes += bits[i] / 8.0;
+		over = bytes - *tail_mbps / 8.0 * (double)(rx_ns[i] - rx_ns[0]) / 1e3;
+		if (over > *burst_bytes)
+			*burst_bytes = over;
 	}
-	*burst_bytes = bytes;
 }
 
 static void train_dir(const int64_t *rx, const uint32_t *bits, size_t n, struct ds_probe_dir *d)
