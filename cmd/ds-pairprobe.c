@@ -225,18 +225,12 @@ static void parse_args(int argc, char **argv, struct config *c)
 				   : c->probe.pair_size);
 }
 
-/* What the agent knows of the path. It does not label it (yet): tell from the address. */
+/* The agent's label of the path (ds-ctl(7), PEER_INFO). */
 static const char *path_label(const struct ds_ctl_msg *info)
 {
-	const struct ds_addr *a = &info->peer_info.path;
-
-	if (!(info->peer_info.peer_flags & DS_CTL_PEER_PATH) || !a->len)
+	if (!(info->peer_info.peer_flags & DS_CTL_PEER_PATH))
 		return "";
-	if (ds_addr_family(a) == AF_INET6 && !ds_addr_is_private(a))
-		return "v6";
-	if (ds_addr_is_private(a) || ds_addr_is_loopback(a))
-		return "lan";
-	return "direct";
+	return ds_ctl_path_kind(info->peer_info.peer_flags, &info->peer_info.path);
 }
 
 static void field_ms(struct ds_csv_rec *r, double v)

@@ -59,6 +59,8 @@ struct apeer {
 	struct ds_pair *pair;                  /* made when first needed (see pair_of) */
 	struct ds_addr path[2], path_local[2]; /* per family: where it was last heard from */
 	int64_t path_rx_ns[2];                 /* monotonic, 0 = never confirmed */
+	bool path_punched[2];                  /* opened by a coordinated punch (ds-ctl USE) */
+	int use_fam;                           /* family of the last race's winner, -1 none */
 	int64_t confirmed_rt_ns[2];            /* realtime, for paths.csv */
 	struct ds_cand *cands; /* DS_CAND_MAX, allocated when the peer publishes any */
 	size_t ncands;
@@ -135,6 +137,8 @@ struct ds_agent {
 	struct ds_addr srflx[2];
 	struct ds_cand published[DS_CAND_MAX];
 	size_t npublished;
+	struct ds_udp_net nets[DS_CAND_MAX]; /* our own subnets: on-link peers are same-LAN */
+	size_t nnets;
 	bool publish_failed;
 	int64_t last_refresh_ns;
 	int64_t status_ns; /* when the status file was last written */
@@ -441,13 +445,49 @@ static void runs_sweep(struct ds_agent *a, int64_t now, bool all)
 
 /* ---- paths ---- */
 
-static void learn_path(struct ds_agent *a, struct apeer *p, const struct ds_udp_msg *m)
+/* A path stays fresh while heard from within the longest keepalive interval and a half
+ * (one keepalive may be late; two missing ones mean it broke). */
+static int64_t stale_ns(const struct ds_agent *a)
+{
+	int64_t hi = a->cfg.refresh_max_ns ? a->cfg.refresh_max_ns : DS_AGENT_REFRESH_MAX_NS;
+
+	return hi + hi / 2;
+}
+
+static bool path_fresh(const struct ds_agent *a, const struct apeer *p, int f, int64_t now)
+{
+	return p->path[f].len && p->path_rx_ns[f] && now - p->path_rx_ns[f] < stale_ns(a);
+}
+
+/* How cheap a path to the peer is: 3 on one of our own links (same LAN: no NAT crossed),
+ * 1 through a TURN relay (the peer's published relayed address), 2 anything else. */
+static int path_rank(const struct ds_agent *a, const struct apeer *p, const struct ds_addr *addr)
+{
+	if (ds_udp_on_link(a->nets, a->nnets, addr))
+		return 3;
+	for (size_t i = 0; i < p->ncands; i++)
+		if (p->cands[i].kind == DS_CANDK_RELAY && ds_addr_equal(&p->cands[i].addr, addr))
+			return 1;
+	return 2;
+}
+
+/* Take the packet's source as the peer's path for its family? Yes, unless a cheaper path
+ * of that family is still fresh: a same-LAN pair also hears itself through the NAT's
+ * hairpin, and that must not pull the pair off the LAN. */
+static bool learn_path(struct ds_agent *a, struct apeer *p, const struct ds_udp_msg *m)
 {
 	int f = FAM_IDX(ds_addr_family(&m->peer));
 	bool changed = !ds_addr_equal(&p->path[f], &m->peer) || !p->path_rx_ns[f];
 
+	if (!ds_addr_equal(&p->path[f], &m->peer) && path_fresh(a, p, f, m->rx_ns) &&
+	    path_rank(a, p, &m->peer) < path_rank(a, p, &p->path[f])) {
+		p->last_rx_ns = m->rx_ns;
+		return false;
+	}
 	/* Bidirectional learning: an authenticated packet from a proven session tells where
 	 * the peer is reachable now (after a NAT rebinding too). */
+	if (!ds_addr_equal(&p->path[f], &m->peer))
+		p->path_punched[f] = false;
 	p->path[f] = m->peer;
 	p->path_local[f] = m->local;
 	p->path_rx_ns[f] = m->rx_ns;
@@ -455,13 +495,23 @@ static void learn_path(struct ds_agent *a, struct apeer *p, const struct ds_udp_
 	p->last_rx_ns = m->rx_ns;
 	if (changed)
 		a->paths_dirty = true;
+	return true;
 }
 
-/* The path to use: the most recently heard-from family, else the static endpoint. */
+/* The path to use: when both families' paths are fresh, the cheaper (same LAN first), then
+ * IPv6 (no NAT on it); otherwise the most recently heard-from family; else the static
+ * endpoint. */
 static const struct ds_addr *best_path(const struct ds_agent *a, const struct apeer *p,
 				       const struct ds_addr **local)
 {
+	int64_t now = ds_clock_ns();
 	int f = p->path_rx_ns[1] > p->path_rx_ns[0] ? 1 : 0;
+
+	if (path_fresh(a, p, 0, now) && path_fresh(a, p, 1, now)) {
+		int r4 = path_rank(a, p, &p->path[0]), r6 = path_rank(a, p, &p->path[1]);
+
+		f = p->use_fam >= 0 ? p->use_fam : r6 >= r4 ? 1 : 0;
+	}
 
 	if (p->path[f].len && fd_for(a, &p->path[f]) >= 0) {
 		*local = &p->path_local[f];
@@ -851,9 +901,13 @@ static void handle_datagram(struct ds_agent *a, int fd, struct ds_udp_msg *m)
 		bool welcome = !p->path_rx_ns[f] || m->rx_ns - p->path_rx_ns[f] > quiet ||
 			       !ds_addr_equal(&p->path[f], &m->peer);
 
-		learn_path(a, p, m);
-		if (welcome || ds_pair_keepalive_due(p->pair, m->rx_ns))
-			send_keepalive(a, p, &m->peer, &m->local, m->rx_ns);
+		if (learn_path(a, p, m)) {
+			if (welcome || ds_pair_keepalive_due(p->pair, m->rx_ns))
+				send_keepalive(a, p, &m->peer, &m->local, m->rx_ns);
+		} else if (ds_pair_keepalive_due(p->pair, m->rx_ns)) {
+			/* heard on a costlier path than the one kept: answer on the kept one */
+			send_keepalive(a, p, &p->path[f], &p->path_local[f], m->rx_ns);
+		}
 	}
 	switch (h.type) {
 	case DS_WIRE_ECHO_REQUEST:
@@ -949,6 +1003,9 @@ static void publish_candidates(struct ds_agent *a, bool force)
 	struct ds_cand c[DS_CAND_MAX];
 	size_t n = 0;
 	uint16_t port = ds_udp_port(a->udp);
+	int nn = ds_udp_local_nets(a->nets, DS_CAND_MAX);
+
+	a->nnets = nn > 0 ? (size_t)nn : 0;
 
 	for (int f = 0; f < 2; f++) {
 		int family = f ? AF_INET6 : AF_INET;
@@ -1162,6 +1219,16 @@ static void keepalive(struct ds_loop *l, void *arg)
 	for (int f = 0; f < 2; f++)
 		if (p->path[f].len && send_keepalive(a, p, &p->path[f], &p->path_local[f], now) > 0)
 			sent = true;
+	/* A pair that found each other through the NAT (hairpin) may share a LAN: offer the
+	 * peer's on-link host candidates one keepalive each, so the pair moves to the LAN. */
+	for (size_t i = 0; est && i < p->ncands; i++) {
+		const struct ds_addr *c = &p->cands[i].addr;
+		int f = FAM_IDX(ds_addr_family(c));
+
+		if (p->cands[i].kind == DS_CANDK_HOST && ds_udp_on_link(a->nets, a->nnets, c) &&
+		    (!path_fresh(a, p, f, now) || path_rank(a, p, &p->path[f]) < 3))
+			send_keepalive(a, p, c, NULL, now);
+	}
 	if (!est || !fresh) {
 		if (p->cfg->endpoint.len && send_keepalive(a, p, &p->cfg->endpoint, NULL, now) > 0)
 			sent = true;
@@ -1376,6 +1443,46 @@ static int ctl_send(void *arg, struct ds_ctl_client_ref *c, const struct ds_ctl_
 	return 0;
 }
 
+/* What kind of path this is, as PEER_INFO flags (see ds-ctl(7)). */
+static uint32_t path_flags(const struct ds_agent *a, const struct apeer *p,
+			   const struct ds_addr *path)
+{
+	int f = FAM_IDX(ds_addr_family(path));
+	int rank = path_rank(a, p, path);
+	uint32_t fl = 0;
+
+	if (rank == 3)
+		fl |= DS_CTL_PEER_LAN;
+	else if (rank == 1)
+		fl |= DS_CTL_PEER_RELAYED;
+	if (path == &p->path[f] && p->path_punched[f])
+		fl |= DS_CTL_PEER_PUNCHED;
+	return fl;
+}
+
+/* A tool (ds-race, ds-punch) proved an address answers: make it the peer's path. */
+static int ctl_use(void *arg, const struct ds_ctl_msg *m)
+{
+	struct ds_agent *a = arg;
+	struct apeer *p = peer_by_name(a, m->use.peer);
+	int f;
+
+	if (!p)
+		return -ENOENT;
+	if (fd_for(a, &m->use.addr) < 0)
+		return -EAFNOSUPPORT;
+	f = FAM_IDX(ds_addr_family(&m->use.addr));
+	if (!ds_addr_equal(&p->path[f], &m->use.addr)) {
+		p->path[f] = m->use.addr;
+		p->path_local[f].len = 0;
+		a->paths_dirty = true;
+	}
+	p->path_punched[f] = (m->use.use_flags & DS_CTL_USE_PUNCHED) != 0;
+	p->path_rx_ns[f] = ds_clock_ns();
+	p->use_fam = f; /* the race chose the family too */
+	return 0;
+}
+
 static int ctl_peer(void *arg, const struct ds_ctl_msg *m, struct ds_ctl_msg *ans)
 {
 	struct ds_agent *a = arg;
@@ -1398,6 +1505,16 @@ static int ctl_peer(void *arg, const struct ds_ctl_msg *m, struct ds_ctl_msg *an
 		if ((path == &p->path[0] && p->path_rx_ns[0]) ||
 		    (path == &p->path[1] && p->path_rx_ns[1]))
 			ans->peer_info.peer_flags |= DS_CTL_PEER_CONFIRMED;
+		ans->peer_info.peer_flags |= path_flags(a, p, path);
+	}
+	peer_read_cands(a, p);
+	for (size_t i = 0; i < p->ncands && ans->peer_info.ncands < DS_CTL_MAX_CANDS; i++) {
+		ans->peer_info.cands[ans->peer_info.ncands].kind = (uint8_t)p->cands[i].kind;
+		ans->peer_info.cands[ans->peer_info.ncands++].addr = p->cands[i].addr;
+	}
+	if (p->cfg->endpoint.len && ans->peer_info.ncands < DS_CTL_MAX_CANDS) {
+		ans->peer_info.cands[ans->peer_info.ncands].kind = 4;
+		ans->peer_info.cands[ans->peer_info.ncands++].addr = p->cfg->endpoint;
 	}
 	ans->peer_info.last_rx_age_ms =
 	    p->last_rx_ns ? (ds_clock_ns() - p->last_rx_ns) / DS_NSEC_PER_MSEC : -1;
@@ -1493,6 +1610,7 @@ int ds_agent_new(const struct ds_agent_config *cfg, struct ds_loop *loop, struct
 			continue;
 		used++;
 		p->a = a;
+		p->use_fam = -1;
 		p->cfg = pc;
 		ret = ds_key_pair_derive(cfg->priv, p->cfg->pubkey, &p->keys);
 		if (ret) {
@@ -1530,6 +1648,7 @@ int ds_agent_new(const struct ds_agent_config *cfg, struct ds_loop *loop, struct
 	ops.hello = ctl_hello;
 	ops.send = ctl_send;
 	ops.peer = ctl_peer;
+	ops.use = ctl_use;
 	ops.status = ctl_status;
 	ops.run_end = ctl_run_end;
 	ret = ds_ctl_server_new(loop, cfg->state_dir, &ops, &a->ctl);
@@ -1700,11 +1819,12 @@ void ds_agent_status(struct ds_agent *a, FILE *f)
 			snprintf(rtt, sizeof(rtt), "%.3f", (double)p->rtt_ns / DS_NSEC_PER_MSEC);
 		fprintf(f,
 			"peer %s established %s path %s local %s last_rx_s %s rx %llu tx %llu "
-			"probe_rtt_ms %s\n",
+			"probe_rtt_ms %s via %s\n",
 			p->cfg->name, established(p) ? "yes" : "no",
 			path ? fmt_addr(path, b1, sizeof(b1)) : "-",
 			local ? fmt_addr(local, b2, sizeof(b2)) : "-", age,
-			(unsigned long long)p->rx, (unsigned long long)p->tx, rtt);
+			(unsigned long long)p->rx, (unsigned long long)p->tx, rtt,
+			path ? ds_ctl_path_kind(path_flags(a, p, path), path) : "-");
 	}
 }
 

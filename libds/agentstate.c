@@ -179,6 +179,14 @@ int ds_cand_publish(const char *rdv_dir, const char *name, const struct ds_cand 
 	return ds_state_write_atomic(rdv_dir, file, buf, (size_t)len, 0644);
 }
 
+/* Changes whenever the file is replaced: two renames within one tick of the file system's
+ * clock keep the modification time, never the inode (the old one is still held open or
+ * was just freed, and the new file got another). */
+static int64_t change_stamp(const struct stat *st)
+{
+	return (int64_t)((uint64_t)ds_timespec_ns(&st->st_mtim) * 1000003u + (uint64_t)st->st_ino);
+}
+
 static int read_small(const char *path, char *buf, size_t cap, size_t *len, int64_t *mtime_ns)
 {
 	struct stat st;
@@ -194,7 +202,7 @@ static int read_small(const char *path, char *buf, size_t cap, size_t *len, int6
 		return err;
 	}
 	if (mtime_ns)
-		*mtime_ns = ds_timespec_ns(&st.st_mtim);
+		*mtime_ns = change_stamp(&st);
 	r = read(fd, buf, cap);
 	close(fd);
 	if (r < 0)
@@ -215,7 +223,7 @@ int ds_cand_mtime(const char *rdv_dir, const char *name, int64_t *mtime_ns)
 		return -ENAMETOOLONG;
 	if (stat(path, &st) < 0)
 		return -errno;
-	*mtime_ns = ds_timespec_ns(&st.st_mtim);
+	*mtime_ns = change_stamp(&st);
 	return 0;
 }
 

@@ -53,7 +53,8 @@ int ds_cand_format(const char *name, const struct ds_cand *c, size_t n, int64_t 
 int ds_cand_parse(const char *data, size_t len, const char *name, struct ds_cand *out, size_t max,
 		  size_t *n);
 /* RDV/cand-NAME.csv: write (atomic) and read. Read gives -ENOENT when there is none;
- * *mtime_ns (may be NULL) the file's modification time for cheap change checks. */
+ * *mtime_ns (may be NULL) a stamp of the file's modification time and inode for cheap
+ * change checks: it changes whenever the file is replaced, even twice in one clock tick. */
 int ds_cand_publish(const char *rdv_dir, const char *name, const struct ds_cand *c, size_t n);
 int ds_cand_read(const char *rdv_dir, const char *name, struct ds_cand *out, size_t max, size_t *n,
 		 int64_t *mtime_ns);

@@ -114,6 +114,8 @@ static int fixed_len(int type)
 		return NAME_F + 4 + DS_CTL_ADDR_LEN;
 	case DS_CTL_PEER:
 		return NAME_F;
+	case DS_CTL_USE:
+		return NAME_F + 4 + DS_CTL_ADDR_LEN;
 	case DS_CTL_STATUS:
 	case DS_CTL_OK:
 		return 0;
@@ -130,7 +132,8 @@ static int fixed_len(int type)
 	case DS_CTL_TXSTAMP:
 		return 16;
 	case DS_CTL_PEER_INFO:
-		return NAME_F + 4 + 2 * DS_CTL_ADDR_LEN + 8 + 8 + 8;
+		return NAME_F + 4 + 2 * DS_CTL_ADDR_LEN + 8 + 8 + 8 + 4 +
+		       DS_CTL_MAX_CANDS * DS_CTL_CAND_LEN;
 	default:
 		return -EPROTO;
 	}
@@ -158,6 +161,7 @@ const char *ds_ctl_type_name(int type)
 	    [DS_CTL_SEND] = "send",
 	    [DS_CTL_PEER] = "peer",
 	    [DS_CTL_STATUS] = "status",
+	    [DS_CTL_USE] = "use",
 	};
 	static const char *const answers[] = {
 	    "hello-ok", "ok", "err", "packet", "stun", "sent", "txstamp", "peer-info",
@@ -227,6 +231,11 @@ int ds_ctl_encode(const struct ds_ctl_msg *m, uint8_t *buf, size_t cap)
 	case DS_CTL_PEER:
 		err = put_str(b, NAME_F, m->peer.peer);
 		break;
+	case DS_CTL_USE:
+		err = put_str(b, NAME_F, m->use.peer);
+		ds_put32(b + NAME_F, m->use.use_flags);
+		put_addr(b + NAME_F + 4, &m->use.addr);
+		break;
 	case DS_CTL_HELLO_OK:
 		ds_put16(b, m->hello_ok.port);
 		b[2] = m->hello_ok.families;
@@ -279,6 +288,16 @@ int ds_ctl_encode(const struct ds_ctl_msg *m, uint8_t *buf, size_t cap)
 		ds_put64(b, (uint64_t)m->peer_info.last_rx_age_ms);
 		ds_put64(b + 8, m->peer_info.rx_packets);
 		ds_put64(b + 16, m->peer_info.tx_packets);
+		b += 24;
+		if (m->peer_info.ncands > DS_CTL_MAX_CANDS)
+			return -EINVAL;
+		b[0] = m->peer_info.ncands;
+		for (unsigned i = 0; i < m->peer_info.ncands; i++) {
+			uint8_t *q = b + 4 + i * DS_CTL_CAND_LEN;
+
+			q[0] = m->peer_info.cands[i].kind;
+			put_addr(q + 4, &m->peer_info.cands[i].addr);
+		}
 		break;
 	default:
 		break;
@@ -341,6 +360,12 @@ int ds_ctl_decode(const uint8_t *buf, size_t len, struct ds_ctl_msg *m)
 		return 0;
 	case DS_CTL_PEER:
 		return get_str(b, NAME_F, m->peer.peer);
+	case DS_CTL_USE:
+		if (get_str(b, NAME_F, m->use.peer) || get_addr(b + NAME_F + 4, &m->use.addr) ||
+		    !m->use.addr.len)
+			return -EBADMSG;
+		m->use.use_flags = ds_get32(b + NAME_F);
+		return 0;
 	case DS_CTL_STATUS:
 	case DS_CTL_OK:
 		return 0;
@@ -399,10 +424,37 @@ int ds_ctl_decode(const uint8_t *buf, size_t len, struct ds_ctl_msg *m)
 		m->peer_info.last_rx_age_ms = (int64_t)ds_get64(b);
 		m->peer_info.rx_packets = ds_get64(b + 8);
 		m->peer_info.tx_packets = ds_get64(b + 16);
+		b += 24;
+		m->peer_info.ncands = b[0];
+		if (m->peer_info.ncands > DS_CTL_MAX_CANDS)
+			return -EBADMSG;
+		for (unsigned i = 0; i < m->peer_info.ncands; i++) {
+			const uint8_t *q = b + 4 + i * DS_CTL_CAND_LEN;
+
+			m->peer_info.cands[i].kind = q[0];
+			if (q[0] < 1 || q[0] > 4 || get_addr(q + 4, &m->peer_info.cands[i].addr) ||
+			    !m->peer_info.cands[i].addr.len)
+				return -EBADMSG;
+		}
 		return 0;
 	default:
 		return -EPROTO;
 	}
+}
+
+const char *ds_ctl_path_kind(uint32_t peer_flags, const struct ds_addr *path)
+{
+	if (!path || !path->len)
+		return "";
+	if (peer_flags & DS_CTL_PEER_RELAYED)
+		return "relay";
+	if (peer_flags & DS_CTL_PEER_LAN)
+		return "lan";
+	if (ds_addr_family(path) == AF_INET6)
+		return "v6";
+	if (peer_flags & DS_CTL_PEER_PUNCHED)
+		return "punch";
+	return "direct";
 }
 
 int ds_ctl_sock_path(const char *state_dir, char *buf, size_t len)
@@ -680,6 +732,9 @@ static int client_request(struct ds_ctl_server *s, struct ds_ctl_client_ref *c, 
 	case DS_CTL_PEER:
 		err = s->ops.peer ? s->ops.peer(s->ops.arg, &m, &ans) : -ENOSYS;
 		return answer(s, c, &m, err, err < 0 ? NULL : &ans);
+	case DS_CTL_USE:
+		err = s->ops.use ? s->ops.use(s->ops.arg, &m) : -ENOSYS;
+		return answer(s, c, &m, err, NULL);
 	case DS_CTL_STATUS:
 		err = s->ops.status ? s->ops.status(s->ops.arg) : -ENOSYS;
 		return answer(s, c, &m, err, NULL);
@@ -1161,6 +1216,19 @@ int ds_ctl_peer(struct ds_ctl_client *c, const char *peer, struct ds_ctl_msg *in
 	if (!err && info)
 		*info = ans;
 	return err;
+}
+
+int ds_ctl_use(struct ds_ctl_client *c, const char *peer, const struct ds_addr *addr,
+	       uint32_t flags)
+{
+	struct ds_ctl_msg m = {.type = DS_CTL_USE}, ans;
+
+	if (!peer || strlen(peer) > DS_CTL_NAME_MAX || !addr || !addr->len)
+		return -EINVAL;
+	set_label(m.use.peer, sizeof(m.use.peer), peer);
+	m.use.use_flags = flags;
+	m.use.addr = *addr;
+	return request(c, &m, &ans, NULL, NULL);
 }
 
 int ds_ctl_status(struct ds_ctl_client *c)

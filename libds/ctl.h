@@ -58,6 +58,7 @@ enum ds_ctl_type {
 	DS_CTL_SEND = 6,   /* seal a toolkit packet for a peer and send it */
 	DS_CTL_PEER = 7,   /* ask about one peer */
 	DS_CTL_STATUS = 8, /* write the status file now */
+	DS_CTL_USE = 9,    /* use this address as the peer's path (a race's winner) */
 	/* agent -> tool */
 	DS_CTL_HELLO_OK = 129,
 	DS_CTL_OK = 130,
@@ -78,7 +79,18 @@ enum ds_ctl_peer_flags {
 	DS_CTL_PEER_ESTABLISHED = 2, /* the peer's session is proven live */
 	DS_CTL_PEER_PATH = 4,        /* a path (address) is known */
 	DS_CTL_PEER_CONFIRMED = 8,   /* that path carried an authenticated packet */
+	DS_CTL_PEER_RELAYED = 16,    /* that path goes through a TURN relay */
+	DS_CTL_PEER_LAN = 32,        /* that path's address is on one of the agent's own links */
+	DS_CTL_PEER_PUNCHED = 64,    /* that path was opened by a coordinated punch */
 };
+
+/* USE flags */
+enum ds_ctl_use_flags {
+	DS_CTL_USE_PUNCHED = 1, /* the address was reached by a coordinated punch */
+};
+
+#define DS_CTL_MAX_CANDS 16 /* candidates in PEER_INFO (as DS_CAND_MAX) */
+#define DS_CTL_CAND_LEN  28 /* kind u8, 3 zero bytes, address */
 
 /* One decoded message. Strings are NUL-terminated copies; data points into the buffer. */
 struct ds_ctl_msg {
@@ -119,6 +131,11 @@ struct ds_ctl_msg {
 		struct { /* PEER */
 			char peer[DS_CTL_NAME_MAX + 1];
 		} peer;
+		struct { /* USE */
+			char peer[DS_CTL_NAME_MAX + 1];
+			uint32_t use_flags; /* ds_ctl_use_flags */
+			struct ds_addr addr;
+		} use;
 		struct {             /* ERR */
 			int32_t err; /* positive errno */
 			char reason[64];
@@ -159,6 +176,12 @@ struct ds_ctl_msg {
 			struct ds_addr local;
 			int64_t last_rx_age_ms; /* -1 = never */
 			uint64_t rx_packets, tx_packets;
+			/* what the peer published, and its static endpoint (kind 4) */
+			uint8_t ncands;
+			struct {
+				uint8_t kind; /* 1 host, 2 srflx, 3 relay, 4 static endpoint */
+				struct ds_addr addr;
+			} cands[DS_CTL_MAX_CANDS];
 		} peer_info;
 	};
 };
@@ -170,6 +193,9 @@ int ds_ctl_encode(const struct ds_ctl_msg *m, uint8_t *buf, size_t cap);
  * type), -EPROTONOSUPPORT (version). Pointers in m point into buf. */
 int ds_ctl_decode(const uint8_t *buf, size_t len, struct ds_ctl_msg *m);
 const char *ds_ctl_type_name(int type);
+/* The path label of SPEC (relay, lan, v6, punch, direct) from PEER_INFO flags and the
+ * path's address; "" without an address. A relayed path is never called anything else. */
+const char *ds_ctl_path_kind(uint32_t peer_flags, const struct ds_addr *path);
 
 /* Path of the socket in a state directory; -ENAMETOOLONG when it does not fit sun_path. */
 int ds_ctl_sock_path(const char *state_dir, char *buf, size_t len);
@@ -188,6 +214,8 @@ struct ds_ctl_ops {
 	int (*send)(void *arg, struct ds_ctl_client_ref *c, const struct ds_ctl_msg *m,
 		    struct ds_ctl_msg *answer);
 	int (*peer)(void *arg, const struct ds_ctl_msg *m, struct ds_ctl_msg *answer);
+	/* USE: 0 or -errno. */
+	int (*use)(void *arg, const struct ds_ctl_msg *m);
 	int (*status)(void *arg);
 	/* A run ended: by UNREGISTER (outcome from the tool) or because the tool went away
 	 * (outcome "aborted"). For the audit log. */
@@ -253,6 +281,10 @@ int ds_ctl_send(struct ds_ctl_client *c, uint32_t run_id, const char *peer, uint
 		struct ds_ctl_msg *sent);
 /* Ask about a peer. 0 and *info (a PEER_INFO message), or -errno. */
 int ds_ctl_peer(struct ds_ctl_client *c, const char *peer, struct ds_ctl_msg *info);
+/* Make addr the peer's path (flags: ds_ctl_use_flags). 0 or -errno (ENOENT unknown peer,
+ * EAFNOSUPPORT no socket of that family). */
+int ds_ctl_use(struct ds_ctl_client *c, const char *peer, const struct ds_addr *addr,
+	       uint32_t flags);
 /* Have the agent write its status file now. */
 int ds_ctl_status(struct ds_ctl_client *c);
 

@@ -460,3 +460,92 @@ int ds_udp_local_addrs(int family, uint16_t port, struct ds_addr *out, size_t ma
 	freeifaddrs(ifa);
 	return (int)n;
 }
+
+static int prefix_len(const struct sockaddr *mask)
+{
+	const uint8_t *b;
+	size_t n;
+	int len = 0;
+
+	if (!mask)
+		return -1;
+	if (mask->sa_family == AF_INET) {
+		b = (const uint8_t *)&((const struct sockaddr_in *)(const void *)mask)->sin_addr;
+		n = 4;
+	} else if (mask->sa_family == AF_INET6) {
+		b = ((const struct sockaddr_in6 *)(const void *)mask)->sin6_addr.s6_addr;
+		n = 16;
+	} else {
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		len += __builtin_popcount(b[i]);
+	return len;
+}
+
+int ds_udp_local_nets(struct ds_udp_net *out, size_t max)
+{
+	struct ifaddrs *ifa, *i;
+	size_t n = 0;
+
+	if (getifaddrs(&ifa) < 0)
+		return -errno;
+	for (i = ifa; i && n < max; i = i->ifa_next) {
+		int fam, plen;
+
+		if (!i->ifa_addr || !(i->ifa_flags & IFF_UP) || (i->ifa_flags & IFF_LOOPBACK))
+			continue;
+		fam = i->ifa_addr->sa_family;
+		if (fam != AF_INET && fam != AF_INET6)
+			continue;
+		plen = prefix_len(i->ifa_netmask);
+		if (plen < 0 ||
+		    ds_addr_from_sockaddr(&out[n].addr, i->ifa_addr,
+					  fam == AF_INET ? sizeof(struct sockaddr_in)
+							 : sizeof(struct sockaddr_in6)) < 0)
+			continue;
+		if (ds_addr_is_loopback(&out[n].addr) || ds_addr_is_link_local(&out[n].addr))
+			continue;
+		out[n++].plen = (uint8_t)plen;
+	}
+	freeifaddrs(ifa);
+	return (int)n;
+}
+
+static const uint8_t *addr_bytes(const struct ds_addr *a, size_t *n)
+{
+	if (ds_addr_family(a) == AF_INET) {
+		*n = 4;
+		return (const uint8_t *)&a->sin.sin_addr;
+	}
+	if (ds_addr_family(a) == AF_INET6) {
+		*n = 16;
+		return a->sin6.sin6_addr.s6_addr;
+	}
+	*n = 0;
+	return NULL;
+}
+
+bool ds_udp_on_link(const struct ds_udp_net *nets, size_t n, const struct ds_addr *a)
+{
+	size_t la, ln;
+	const uint8_t *pa = addr_bytes(a, &la);
+
+	if (!pa)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *pn = addr_bytes(&nets[i].addr, &ln);
+		unsigned bits = nets[i].plen, k;
+
+		if (!pn || ln != la || bits > la * 8 || bits == 0)
+			continue;
+		for (k = 0; k < bits / 8 && pa[k] == pn[k]; k++)
+			;
+		if (k < bits / 8)
+			continue;
+		if (bits % 8 && ((pa[k] ^ pn[k]) & (uint8_t)(0xff << (8 - bits % 8))))
+			continue;
+		return true;
+	}
+	return false;
+}

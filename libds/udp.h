@@ -106,4 +106,16 @@ int ds_udp_set_tos(int fd, int family, int tos);
  * IPv6), with the port set. Returns how many were written (at most max), or -errno. */
 int ds_udp_local_addrs(int family, uint16_t port, struct ds_addr *out, size_t max);
 
+/* A subnet this host is on: an interface address and its prefix length. */
+struct ds_udp_net {
+	struct ds_addr addr;
+	uint8_t plen;
+};
+/* The subnets of the up, non-loopback interfaces, both families, link-local ones skipped
+ * (at most max). Count or -errno. */
+int ds_udp_local_nets(struct ds_udp_net *out, size_t max);
+/* Is a (either family) inside one of the n subnets: reachable on a link of this host,
+ * without a router, so without crossing any NAT? */
+bool ds_udp_on_link(const struct ds_udp_net *nets, size_t n, const struct ds_addr *a);
+
 #endif

@@ -22,7 +22,7 @@ static void every_message_type_round_trips(void)
 	int types[] = {DS_CTL_HELLO, DS_CTL_REGISTER, DS_CTL_UNREGISTER, DS_CTL_STUN_REGISTER,
 		       DS_CTL_SEND,  DS_CTL_PEER,     DS_CTL_STATUS,     DS_CTL_HELLO_OK,
 		       DS_CTL_OK,    DS_CTL_ERR,      DS_CTL_PACKET,     DS_CTL_STUN,
-		       DS_CTL_SENT,  DS_CTL_TXSTAMP,  DS_CTL_PEER_INFO};
+		       DS_CTL_SENT,  DS_CTL_TXSTAMP,  DS_CTL_PEER_INFO,  DS_CTL_USE};
 
 	memset(body, 0x42, sizeof(body));
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
@@ -47,9 +47,40 @@ static void every_message_type_round_trips(void)
 			m.packet.body = body;
 			m.packet.body_len = 40;
 		}
+		if (m.type == DS_CTL_USE) {
+			snprintf(m.use.peer, sizeof(m.use.peer), "hq");
+			m.use.use_flags = DS_CTL_USE_PUNCHED;
+			ds_addr_parse("198.51.100.7:40000", 0, 0, &m.use.addr);
+		}
+		if (m.type == DS_CTL_PEER_INFO) {
+			snprintf(m.peer_info.peer, sizeof(m.peer_info.peer), "hq");
+			m.peer_info.ncands = 3;
+			for (int k = 0; k < 3; k++) {
+				m.peer_info.cands[k].kind = (uint8_t)(k + 1);
+				ds_addr_parse(k == 2 ? "[2001:db8::9]:3" : "192.0.2.9:3", 0, 0,
+					      &m.peer_info.cands[k].addr);
+			}
+		}
 		len = ds_ctl_encode(&m, buf, sizeof(buf));
 		CHECK(len >= DS_CTL_HDR_LEN);
 		CHECK_INT(ds_ctl_decode(buf, (size_t)len, &d), 0);
+		if (m.type == DS_CTL_USE) {
+			CHECK_STR(d.use.peer, "hq");
+			CHECK_INT(d.use.use_flags, DS_CTL_USE_PUNCHED);
+			CHECK(ds_addr_equal(&d.use.addr, &m.use.addr));
+		}
+		if (m.type == DS_CTL_PEER_INFO) {
+			CHECK_INT(d.peer_info.ncands, 3);
+			CHECK_INT(d.peer_info.cands[2].kind, 3);
+			CHECK(ds_addr_equal(&d.peer_info.cands[2].addr, &m.peer_info.cands[2].addr));
+			/* a candidate count over the maximum, or an unknown kind: refused */
+			buf[len - DS_CTL_MAX_CANDS * DS_CTL_CAND_LEN - 4] = DS_CTL_MAX_CANDS + 1;
+			CHECK_INT(ds_ctl_decode(buf, (size_t)len, &d), -EBADMSG);
+			buf[len - DS_CTL_MAX_CANDS * DS_CTL_CAND_LEN - 4] = 3;
+			buf[len - DS_CTL_MAX_CANDS * DS_CTL_CAND_LEN] = 9;
+			CHECK_INT(ds_ctl_decode(buf, (size_t)len, &d), -EBADMSG);
+			buf[len - DS_CTL_MAX_CANDS * DS_CTL_CAND_LEN] = 1;
+		}
 		CHECK_INT(d.type, m.type);
 		CHECK_INT(d.run_id, 7);
 		CHECK_INT(d.req_id, 9);
@@ -71,6 +102,21 @@ static void every_message_type_round_trips(void)
 		/* One byte short, or one extra where none belongs: rejected. */
 		CHECK(ds_ctl_decode(buf, (size_t)len - 1, &d) < 0);
 	}
+}
+
+static void path_kind_never_hides_a_relay(void)
+{
+	struct ds_addr v4, v6;
+
+	ds_addr_parse("198.51.100.7:1", 0, 0, &v4);
+	ds_addr_parse("[2001:db8::7]:1", 0, 0, &v6);
+	CHECK_STR(ds_ctl_path_kind(0, &v4), "direct");
+	CHECK_STR(ds_ctl_path_kind(DS_CTL_PEER_PUNCHED, &v4), "punch");
+	CHECK_STR(ds_ctl_path_kind(0, &v6), "v6");
+	CHECK_STR(ds_ctl_path_kind(DS_CTL_PEER_LAN, &v6), "lan");
+	CHECK_STR(ds_ctl_path_kind(DS_CTL_PEER_LAN | DS_CTL_PEER_RELAYED, &v4), "relay");
+	CHECK_STR(ds_ctl_path_kind(DS_CTL_PEER_RELAYED | DS_CTL_PEER_PUNCHED, &v6), "relay");
+	CHECK_STR(ds_ctl_path_kind(0, NULL), "");
 }
 
 static void decoder_rejects_bad_length_version_type_and_strings(void)
@@ -287,6 +333,7 @@ int main(void)
 {
 	UNIT_RUN(every_message_type_round_trips);
 	UNIT_RUN(decoder_rejects_bad_length_version_type_and_strings);
+	UNIT_RUN(path_kind_never_hides_a_relay);
 	UNIT_RUN(two_clients_get_only_their_own_runs_and_a_dead_one_leaves_nothing);
 	UNIT_RUN(connect_without_agent_says_so);
 	UNIT_EXIT();

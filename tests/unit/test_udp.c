@@ -214,6 +214,38 @@ static void local_addrs_skip_loopback(void)
 	}
 }
 
+static void on_link_matches_prefixes_of_both_families(void)
+{
+	struct ds_udp_net nets[3];
+	struct ds_addr a;
+	int n;
+
+	ds_addr_parse("192.168.10.5", 0, 0, &nets[0].addr);
+	nets[0].plen = 24;
+	ds_addr_parse("2001:db8:10::5", 0, 0, &nets[1].addr);
+	nets[1].plen = 64;
+	ds_addr_parse("10.1.2.3", 0, 0, &nets[2].addr);
+	nets[2].plen = 13; /* 10.0.0.0 - 10.7.255.255 */
+	ds_addr_parse("192.168.10.200:41878", 0, 0, &a);
+	CHECK(ds_udp_on_link(nets, 3, &a));
+	ds_addr_parse("192.168.11.1:41878", 0, 0, &a);
+	CHECK(!ds_udp_on_link(nets, 3, &a));
+	ds_addr_parse("[2001:db8:10::77]:1", 0, 0, &a);
+	CHECK(ds_udp_on_link(nets, 3, &a));
+	ds_addr_parse("[2001:db8:11::77]:1", 0, 0, &a);
+	CHECK(!ds_udp_on_link(nets, 3, &a));
+	ds_addr_parse("10.7.255.1:1", 0, 0, &a);
+	CHECK(ds_udp_on_link(nets, 3, &a));
+	ds_addr_parse("10.8.0.1:1", 0, 0, &a);
+	CHECK(!ds_udp_on_link(nets, 3, &a));
+	CHECK(!ds_udp_on_link(nets, 0, &a));
+	/* this host's own subnets: every address found is on its own link */
+	n = ds_udp_local_nets(nets, 3);
+	CHECK(n >= 0);
+	for (int i = 0; i < n; i++)
+		CHECK(ds_udp_on_link(nets, (size_t)n, &nets[i].addr));
+}
+
 int main(void)
 {
 	UNIT_RUN(both_families_share_one_port_with_port_zero);
@@ -223,5 +255,6 @@ int main(void)
 	UNIT_RUN(transmit_stamp_comes_back_with_the_payload);
 	UNIT_RUN(ipv6_receive_gives_local_address);
 	UNIT_RUN(local_addrs_skip_loopback);
+	UNIT_RUN(on_link_matches_prefixes_of_both_families);
 	UNIT_EXIT();
 }

@@ -1,0 +1,15 @@
+# SPDX-License-Identifier: MIT
+complete -c ds-race -l state -r -a '(__fish_complete_directories)' -d 'Agent state directory'
+complete -c ds-race -l stagger -x -d 'Between candidate starts (at least 10ms)'
+complete -c ds-race -s w -l timeout -x -d 'Time a candidate has to answer'
+complete -c ds-race -l sequential -d 'One candidate at a time'
+complete -c ds-race -l no-use -d 'Leave the agent path as it is'
+complete -c ds-race -s 4 -l ipv4 -d 'IPv4 candidates only'
+complete -c ds-race -s 6 -l ipv6 -d 'IPv6 candidates only'
+complete -c ds-race -l csv -d 'CSV output with header'
+complete -c ds-race -l no-header -d 'CSV without header'
+complete -c ds-race -s q -l quiet -d 'Only results'
+complete -c ds-race -s v -l verbose -d 'More messages'
+complete -c ds-race -s h -l help -d 'Help'
+complete -c ds-race -s V -l version -d 'Version'
+complete -c ds-race -f
