@@ -10,6 +10,6 @@ _ds_mesh() {
 	-n|--name|--spread|--only|--lock-wait|--probe-args) return ;;
 	esac
 	COMPREPLY=($(compgen -W "-n --name --state --peers --results --rendezvous --spread --only
-		--lock-wait --probe-args -q --quiet -v --verbose -h --help -V --version" -- "$cur"))
+		--lock-wait --probe-args --no-race -q --quiet -v --verbose -h --help -V --version" -- "$cur"))
 }
 complete -F _ds_mesh ds-mesh

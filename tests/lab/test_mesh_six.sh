@@ -3,7 +3,7 @@
 # The six-agent lab mesh end to end: agents on every node of examples/lab/six.topo, one
 # ds-mesh cycle on each gives all 30 directional cells a value or an explicit 'down';
 # slowing one lab link between two cycles turns exactly the cells through it 'outside'
-# their baseline in ds-report.
+# their baseline in ds-report; the cycle's race puts each pair on its cheapest path.
 . "$(dirname "$0")/../lib.sh"
 need_root
 need_cmd turnserver flock shuf
@@ -37,6 +37,14 @@ for pair in a3,a4 a4,a3 a5,a6 a6,a5 a1,a2; do
 	st=$(col "$TMP/cells1.csv" "$s" "$d" latency_status)
 	[ "$st" = within ] && pass "measured-$s-to-$d" || fail "measured-$s-to-$d" "status '$st'"
 done
+# The race put each pair on its cheapest path: the office pair on its LAN, a1 and the
+# dual-stack server a6 on IPv6, the IPv4-only a3 and a6 on public IPv4.
+paths=$(cat $(cat "$TMP/files1") | awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+	$c["direction"] == "fwd" && $c["outcome"] == "ok" { print $c["src"] ">" $c["dst"] "=" $c["path"] }' | sort -u)
+want="a1>a2=lan a2>a1=lan a1>a6=v6 a6>a1=v6 a3>a6=direct a6>a3=direct"
+miss=""
+for w in $want; do grep -qx "$w" <<<"$paths" || miss+="$w "; done
+[ -z "$miss" ] && pass race-puts-pairs-on-cheapest-path || fail race-puts-pairs-on-cheapest-path "missing $miss; got $(echo $paths)"
 
 # Slow the WAN's link into a3's home NAT (100 -> 10 Mbit/s) and measure again: every
 # direction into a3 drops far below its baseline; the directions out of a3 do not.
