@@ -61,6 +61,13 @@ struct apeer {
 	int64_t path_rx_ns[2];                 /* monotonic, 0 = never confirmed */
 	bool path_punched[2];                  /* opened by a coordinated punch (ds-ctl USE) */
 	int use_fam;                           /* family of the last race's winner, -1 none */
+	/* a coordinated punch in progress (ds-wire(7) punch hint): IPv4 targets */
+	struct ds_timer punch_t;
+	struct ds_wire_punch punch;
+	unsigned punch_round;
+	int64_t punch_started_ns; /* 0 = none running */
+	int64_t punch_hint_ns;    /* last hint taken from the peer (one per PUNCH_HINT_GAP) */
+	uint32_t punch_hint_id;   /* and its id: the wire and rendezvous copies are one hint */
 	int64_t confirmed_rt_ns[2];            /* realtime, for paths.csv */
 	struct ds_cand *cands; /* DS_CAND_MAX, allocated when the peer publishes any */
 	size_t ncands;
@@ -445,6 +452,10 @@ static void runs_sweep(struct ds_agent *a, int64_t now, bool all)
 
 /* ---- paths ---- */
 
+static void punch_stop(struct ds_agent *a, struct apeer *p);
+static void peer_read_cands(struct ds_agent *a, struct apeer *p);
+static void refresh(struct ds_loop *l, void *arg);
+
 /* A path stays fresh while heard from within the longest keepalive interval and a half
  * (one keepalive may be late; two missing ones mean it broke). */
 static int64_t stale_ns(const struct ds_agent *a)
@@ -488,6 +499,12 @@ static bool learn_path(struct ds_agent *a, struct apeer *p, const struct ds_udp_
 	 * the peer is reachable now (after a NAT rebinding too). */
 	if (!ds_addr_equal(&p->path[f], &m->peer))
 		p->path_punched[f] = false;
+	/* The first answer of a coordinated punch locks the path it came on. */
+	if (p->punch_started_ns && f == 0 && m->rx_ns >= p->punch_started_ns) {
+		p->path_punched[0] = true;
+		p->use_fam = 0;
+		punch_stop(a, p);
+	}
 	p->path[f] = m->peer;
 	p->path_local[f] = m->local;
 	p->path_rx_ns[f] = m->rx_ns;
@@ -773,6 +790,251 @@ static void forward_packet(struct ds_agent *a, struct apeer *p, const struct ds_
 		a->drops[DS_DROP_CTL_BACKLOG]++;
 }
 
+/* ---- coordinated punch ---- */
+
+/* What a hint may ask of this agent (a peer's hint is authenticated, but it must not turn
+ * the agent into a packet cannon): at most 8 bursts of 64 port deltas, 20 ms apart, within
+ * 2 s, and one hint per peer per PUNCH_HINT_GAP (at most 8 x 8 x (64 + 8) keepalives of
+ * 88 bytes a second). */
+#define PUNCH_MAX_ATTEMPTS 8
+#define PUNCH_MAX_DELTAS   64
+#define PUNCH_MIN_INTERVAL 20
+#define PUNCH_MAX_START    2000
+#define PUNCH_HINT_GAP     DS_NSEC_PER_SEC
+#define PUNCH_BELOW        8 /* ports below a reflected port tried with the deltas */
+
+static void cand_addr(const struct ds_wire_cand *c, struct ds_addr *to)
+{
+	memset(to, 0, sizeof(*to));
+	if (c->family == 4) {
+		to->sin.sin_family = AF_INET;
+		memcpy(&to->sin.sin_addr, c->addr, 4);
+		to->len = sizeof(to->sin);
+	} else if (c->family == 6) {
+		to->sin6.sin6_family = AF_INET6;
+		memcpy(&to->sin6.sin6_addr, c->addr, 16);
+		to->len = sizeof(to->sin6);
+	}
+	if (to->len)
+		ds_addr_set_port(to, c->port);
+}
+
+static void wire_cand(const struct ds_addr *addr, int kind, struct ds_wire_cand *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->kind = (uint8_t)kind;
+	c->port = ds_addr_port(addr);
+	if (ds_addr_family(addr) == AF_INET) {
+		c->family = 4;
+		memcpy(c->addr, &addr->sin.sin_addr, 4);
+	} else {
+		c->family = 6;
+		memcpy(c->addr, &addr->sin6.sin6_addr, 16);
+	}
+}
+
+/* Take a hint from the peer? Not a second copy of one taken (wire and rendezvous), and not
+ * more than one per PUNCH_HINT_GAP. */
+static bool punch_hint_take(struct apeer *p, uint32_t id, int64_t now)
+{
+	if (p->punch_hint_ns && (id == p->punch_hint_id || now - p->punch_hint_ns < PUNCH_HINT_GAP))
+		return false;
+	p->punch_hint_ns = now;
+	p->punch_hint_id = id;
+	return true;
+}
+
+static void punch_stop(struct ds_agent *a, struct apeer *p)
+{
+	ds_loop_timer_disarm(a->loop, &p->punch_t);
+	p->punch_started_ns = 0;
+}
+
+/* One burst: a keepalive (it carries the handshake, so it also proves a session that is
+ * not established yet) to every IPv4 target, and to each server-reflexive one at the
+ * port_deltas ports above it too (an endpoint-dependent NAT with sequential ports gives
+ * the next mapping a port just above the one STUN saw). */
+static void punch_burst(struct ds_loop *l, void *arg)
+{
+	struct apeer *p = arg;
+	struct ds_agent *a = p->a;
+	int64_t now = ds_clock_ns();
+	struct ds_wire_cand t[DS_WIRE_PUNCH_MAX_CANDIDATES + DS_CAND_MAX];
+	unsigned nt = 0;
+
+	/* the hint's candidates, and what the peer publishes now: its agent refreshes its
+	 * STUN mapping when the punch starts, and a fresher reflected port is a better base */
+	for (unsigned i = 0; i < p->punch.ncand; i++)
+		t[nt++] = p->punch.cand[i];
+	peer_read_cands(a, p);
+	for (size_t i = 0; i < p->ncands; i++) {
+		struct ds_wire_cand w;
+		bool dup = false;
+
+		if (ds_addr_family(&p->cands[i].addr) != AF_INET || p->cands[i].kind == DS_CANDK_RELAY)
+			continue;
+		wire_cand(&p->cands[i].addr, p->cands[i].kind, &w);
+		for (unsigned k = 0; k < nt && !dup; k++)
+			dup = t[k].port == w.port && memcmp(t[k].addr, w.addr, 4) == 0;
+		if (!dup)
+			t[nt++] = w;
+	}
+	for (unsigned i = 0; i < nt; i++) {
+		const struct ds_wire_cand *c = &t[i];
+		unsigned deltas = c->kind == DS_CAND_SRFLX ? p->punch.port_deltas : 0;
+		struct ds_addr to;
+
+		cand_addr(c, &to);
+		if (ds_addr_family(&to) != AF_INET || ds_addr_is_any(&to))
+			continue;
+		/* d = 0 first, then the deltas above, then a few below: a flow the NAT mapped
+		 * just before the STUN binding that reported the port sits under it */
+		for (int k = 0; k < (int)deltas + (deltas ? PUNCH_BELOW : 0) || k == 0; k++) {
+			int d = k < (int)(deltas ? deltas : 1) ? k : (int)deltas - 1 - k;
+			int port = (int)c->port + d;
+
+			if (port < 1 || port > 65535)
+				continue;
+			ds_addr_set_port(&to, (uint16_t)port);
+			send_keepalive(a, p, &to, NULL, now);
+		}
+	}
+	out_flush(a);
+	if (++p->punch_round < p->punch.attempts)
+		ds_loop_timer_arm_in(l, &p->punch_t,
+				     (int64_t)p->punch.interval_ms * DS_NSEC_PER_MSEC);
+	else
+		p->punch_started_ns = 0;
+}
+
+/* Start bursting at the candidates of h, its limits clamped, in h->start_in_ms. */
+static void punch_start(struct ds_agent *a, struct apeer *p, const struct ds_wire_punch *h)
+{
+	int64_t now = ds_clock_ns();
+
+	if (p->punch_started_ns)
+		punch_stop(a, p);
+	p->punch = *h;
+	if (p->punch.attempts < 1)
+		p->punch.attempts = 1;
+	if (p->punch.attempts > PUNCH_MAX_ATTEMPTS)
+		p->punch.attempts = PUNCH_MAX_ATTEMPTS;
+	if (p->punch.port_deltas > PUNCH_MAX_DELTAS)
+		p->punch.port_deltas = PUNCH_MAX_DELTAS;
+	if (p->punch.interval_ms < PUNCH_MIN_INTERVAL)
+		p->punch.interval_ms = PUNCH_MIN_INTERVAL;
+	if (p->punch.start_in_ms > PUNCH_MAX_START)
+		p->punch.start_in_ms = PUNCH_MAX_START;
+	p->punch_round = 0;
+	p->punch_started_ns = now;
+	/* a fresh reflected port for the peer to aim at (published when it changed) */
+	if (a->cfg.nstun && now - a->last_refresh_ns > DS_NSEC_PER_SEC) {
+		ds_loop_timer_disarm(a->loop, &a->t_refresh);
+		refresh(a->loop, a);
+	}
+	ds_timer_init(&p->punch_t, punch_burst, p);
+	ds_loop_timer_arm_in(a->loop, &p->punch_t, (int64_t)p->punch.start_in_ms * DS_NSEC_PER_MSEC);
+}
+
+/* A tool sends a punch hint: fill in this agent's own IPv4 candidates when it gave none
+ * (server-reflexive first), and start this side's burst at the peer's IPv4 candidates
+ * with the same timing. The burst starts even when the hint cannot be sent. */
+static size_t punch_local(struct ds_agent *a, struct apeer *p, const uint8_t *body, size_t blen,
+			  uint8_t *out, size_t cap)
+{
+	struct ds_wire_punch h, mine;
+	size_t n = 0, len;
+
+	if (ds_wire_punch_decode(body, blen, &h) < 0)
+		return 0;
+	mine = h;
+	if (!h.ncand) {
+		for (int pass = 0; pass < 2; pass++)
+			for (size_t i = 0; i < a->npublished && n < DS_WIRE_PUNCH_MAX_CANDIDATES; i++)
+				if (ds_addr_family(&a->published[i].addr) == AF_INET &&
+				    (a->published[i].kind == DS_CANDK_SRFLX) == (pass == 0))
+					wire_cand(&a->published[i].addr, a->published[i].kind,
+						  &mine.cand[n++]);
+		mine.ncand = (uint8_t)n;
+	}
+	/* this side's targets: the peer's IPv4 candidates and its static endpoint */
+	h.ncand = 0;
+	peer_read_cands(a, p);
+	for (size_t i = 0; i < p->ncands && h.ncand < DS_WIRE_PUNCH_MAX_CANDIDATES; i++)
+		if (ds_addr_family(&p->cands[i].addr) == AF_INET &&
+		    p->cands[i].kind != DS_CANDK_RELAY)
+			wire_cand(&p->cands[i].addr, p->cands[i].kind, &h.cand[h.ncand++]);
+	if (p->cfg->endpoint.len && ds_addr_family(&p->cfg->endpoint) == AF_INET &&
+	    h.ncand < DS_WIRE_PUNCH_MAX_CANDIDATES)
+		wire_cand(&p->cfg->endpoint, DS_CAND_HOST, &h.cand[h.ncand++]);
+	punch_start(a, p, &h);
+	len = ds_wire_punch_len(&mine);
+	if (len < blen)
+		len = blen;
+	if (len > cap || ds_wire_punch_encode(&mine, out, len) < 0)
+		return 0;
+	return len;
+}
+
+/* The hint in the rendezvous directory as RDV/punch-PEER.from-ME, a line
+ * "hint_id,attempts,port_deltas,interval_ms,start_realtime_ms" that the peer's agent,
+ * watching the directory, takes; both sides then burst at the same wall-clock moment. */
+static int punch_file_write(struct ds_agent *a, const struct apeer *p, const uint8_t *body,
+			    size_t blen)
+{
+	struct ds_wire_punch h;
+	char name[160], line[96];
+	int len;
+
+	if (ds_wire_punch_decode(body, blen, &h) < 0)
+		return -EINVAL;
+	if (snprintf(name, sizeof(name), "punch-%s.from-%s", p->cfg->name, a->cfg.name) >=
+	    (int)sizeof(name))
+		return -ENAMETOOLONG;
+	len = snprintf(line, sizeof(line), "%u,%u,%u,%u,%lld\n", h.hint_id, h.attempts,
+		       h.port_deltas, h.interval_ms,
+		       (long long)(ds_clock_realtime_ns() / DS_NSEC_PER_MSEC + h.start_in_ms));
+	return ds_state_write_atomic(a->cfg.rdv_dir, name, line, (size_t)len, 0644);
+}
+
+/* RDV/punch-ME.from-PEER appeared: burst at the peer's IPv4 candidates when it says. */
+static void punch_file_read(struct ds_agent *a, const char *from)
+{
+	struct apeer *p = peer_by_name(a, from);
+	char path[4096], line[96];
+	unsigned id, att, del, ivl;
+	long long at_ms;
+	struct ds_wire_punch h = {0};
+	int64_t now_ms, now = ds_clock_ns();
+	FILE *f;
+	int ok;
+
+	if (!p || snprintf(path, sizeof(path), "%s/punch-%s.from-%s", a->cfg.rdv_dir, a->cfg.name,
+			   from) >= (int)sizeof(path))
+		return;
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	ok = fgets(line, sizeof(line), f) &&
+	     sscanf(line, "%u,%u,%u,%u,%lld", &id, &att, &del, &ivl, &at_ms) == 5;
+	fclose(f);
+	unlink(path);
+	if (!ok || att > 255 || del > 255 || ivl > 65535 || !punch_hint_take(p, id, now))
+		return;
+	now_ms = ds_clock_realtime_ns() / DS_NSEC_PER_MSEC;
+	h.attempts = (uint8_t)att;
+	h.port_deltas = (uint8_t)del;
+	h.interval_ms = (uint16_t)ivl;
+	h.start_in_ms = at_ms > now_ms ? (uint16_t)(at_ms - now_ms < 65535 ? at_ms - now_ms : 65535) : 0;
+	peer_read_cands(a, p);
+	for (size_t i = 0; i < p->ncands && h.ncand < DS_WIRE_PUNCH_MAX_CANDIDATES; i++)
+		if (ds_addr_family(&p->cands[i].addr) == AF_INET &&
+		    p->cands[i].kind != DS_CANDK_RELAY)
+			wire_cand(&p->cands[i].addr, p->cands[i].kind, &h.cand[h.ncand++]);
+	if (h.ncand)
+		punch_start(a, p, &h);
+}
+
 static void punch_hint(struct ds_agent *a, struct apeer *p, const struct ds_wire_hdr *h,
 		       const uint8_t *body, size_t blen, const struct ds_udp_msg *m)
 {
@@ -786,32 +1048,24 @@ static void punch_hint(struct ds_agent *a, struct apeer *p, const struct ds_wire
 		a->drops[DS_DROP_MALFORMED]++;
 		return;
 	}
-	/* No local tool runs this punch: remember the candidates and open our side toward
-	 * them with one keepalive each (bounded by DS_WIRE_PUNCH_MAX_CANDIDATES). */
+	/* No local tool runs this punch: remember the candidates, and burst at them when the
+	 * hint says, within this agent's limits (one hint per peer per 5 s). */
 	for (unsigned i = 0; i < ph.ncand && i < DS_WIRE_PUNCH_MAX_CANDIDATES; i++) {
 		struct ds_addr to;
+		bool known = false;
 
-		memset(&to, 0, sizeof(to));
-		if (ph.cand[i].family == 4) {
-			to.sin.sin_family = AF_INET;
-			memcpy(&to.sin.sin_addr, ph.cand[i].addr, 4);
-			to.len = sizeof(to.sin);
-		} else if (ph.cand[i].family == 6) {
-			to.sin6.sin6_family = AF_INET6;
-			memcpy(&to.sin6.sin6_addr, ph.cand[i].addr, 16);
-			to.len = sizeof(to.sin6);
-		} else {
+		cand_addr(&ph.cand[i], &to);
+		if (!to.len || ds_addr_port(&to) == 0 || ds_addr_is_any(&to))
 			continue;
-		}
-		ds_addr_set_port(&to, ph.cand[i].port);
-		if (ds_addr_port(&to) == 0 || ds_addr_is_any(&to))
-			continue;
-		if (p->ncands < DS_CAND_MAX && cands_room(p) == 0) {
+		for (size_t k = 0; k < p->ncands && !known; k++)
+			known = ds_addr_equal(&p->cands[k].addr, &to);
+		if (!known && p->ncands < DS_CAND_MAX && cands_room(p) == 0) {
 			p->cands[p->ncands].kind = ph.cand[i].kind;
 			p->cands[p->ncands++].addr = to;
 		}
-		send_keepalive(a, p, &to, NULL, m->rx_ns);
 	}
+	if (punch_hint_take(p, ph.hint_id, m->rx_ns))
+		punch_start(a, p, &ph);
 }
 
 static void handle_stun(struct ds_agent *a, int fd, struct ds_udp_msg *m);
@@ -1306,6 +1560,14 @@ static void on_rdv_change(struct ds_loop *l, int fd, uint32_t events, void *arg)
 			int64_t now = ds_clock_ns();
 
 			q += sizeof(*ev) + ev->len;
+			if (ev->len && strncmp(ev->name, "punch-", 6) == 0) {
+				size_t ml = strlen(a->cfg.name);
+
+				if (strncmp(ev->name + 6, a->cfg.name, ml) == 0 &&
+				    strncmp(ev->name + 6 + ml, ".from-", 6) == 0)
+					punch_file_read(a, ev->name + 6 + ml + 6);
+				continue;
+			}
 			if (!ev->len || strncmp(ev->name, "cand-", 5) != 0)
 				continue;
 			nl = strlen(ev->name);
@@ -1377,7 +1639,9 @@ static int ctl_send(void *arg, struct ds_ctl_client_ref *c, const struct ds_ctl_
 	struct apeer *p = peer_by_name(a, m->send.peer);
 	const struct ds_addr *dst, *local = NULL;
 	struct ds_udp_msg um = {.tos = m->send.tos};
-	uint8_t pkt[DS_WIRE_MAX_PACKET];
+	uint8_t pkt[DS_WIRE_MAX_PACKET], hint[DS_WIRE_BODY_MAX];
+	const uint8_t *body = m->send.body;
+	size_t blen = m->send.body_len;
 	int fd, len, min, r;
 	int64_t now = ds_clock_ns();
 
@@ -1395,7 +1659,27 @@ static int ctl_send(void *arg, struct ds_ctl_client_ref *c, const struct ds_ctl_
 	min = ds_wire_body_min(m->send.wire_type);
 	if (min < 0 || m->send.body_len < (size_t)min)
 		return -EINVAL;
+	if (m->send.wire_type == DS_WIRE_PUNCH_HINT) {
+		blen = punch_local(a, p, m->send.body, m->send.body_len, hint, sizeof(hint));
+		if (!blen)
+			return -EINVAL;
+		body = hint;
+	}
 	dst = m->send.dst.len ? &m->send.dst : best_path(a, p, &local);
+	/* A hint goes through the rendezvous directory too: the pair's path may be dead
+	 * without either agent knowing yet (a NAT rebinding is what a punch repairs). The
+	 * peer takes the first copy (one hint per peer per 5 s). SENT with length 0: only
+	 * the rendezvous directory had it. */
+	if (m->send.wire_type == DS_WIRE_PUNCH_HINT && m->send.dst.len == 0) {
+		r = punch_file_write(a, p, body, blen);
+		if (!dst || !p->pair || !ds_pair_established(p->pair)) {
+			if (r < 0)
+				return r;
+			ans->type = DS_CTL_SENT;
+			ans->sent.tx_ns = now;
+			return 0;
+		}
+	}
 	if (!dst)
 		return -EHOSTUNREACH;
 	if (!pair_of(a, p))
@@ -1419,7 +1703,7 @@ static int ctl_send(void *arg, struct ds_ctl_client_ref *c, const struct ds_ctl_
 		send_keepalive(a, p, dst, local, now);
 		out_flush(a);
 	}
-	len = ds_pair_seal(p->pair, m->send.wire_type, m->run_id, m->send.body, m->send.body_len,
+	len = ds_pair_seal(p->pair, m->send.wire_type, m->run_id, body, blen,
 			   pkt, sizeof(pkt));
 	if (len < 0)
 		return len;

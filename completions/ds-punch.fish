@@ -1,0 +1,16 @@
+# SPDX-License-Identifier: MIT
+complete -c ds-punch -l state -r -a '(__fish_complete_directories)' -d 'Agent state directory'
+complete -c ds-punch -l attempts -x -d 'Punch bursts per side'
+complete -c ds-punch -l deltas -x -d 'Ports tried above the reflected port'
+complete -c ds-punch -l interval -x -d 'Between bursts'
+complete -c ds-punch -l start-in -x -d 'Both sides burst this long after the hint'
+complete -c ds-punch -s w -l timeout -x -d 'Time for each race rung'
+complete -c ds-punch -l no-relay -d 'Stop before the relay rung'
+complete -c ds-punch -s 4 -l ipv4 -d 'IPv4 rungs only'
+complete -c ds-punch -l csv -d 'CSV output with header'
+complete -c ds-punch -l no-header -d 'CSV without header'
+complete -c ds-punch -s q -l quiet -d 'Only results'
+complete -c ds-punch -s v -l verbose -d 'More messages'
+complete -c ds-punch -s h -l help -d 'Help'
+complete -c ds-punch -s V -l version -d 'Version'
+complete -c ds-punch -f
