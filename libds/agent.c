@@ -35,6 +35,7 @@ static const char *const drop_names[DS_DROP_COUNT] = {
     [DS_DROP_RATE_LIMITED] = "rate-limited",
     [DS_DROP_UNKNOWN_KEY] = "unknown-key",
     [DS_DROP_BAD_TAG] = "bad-tag",
+    [DS_DROP_LIMIT] = "limit",
     [DS_DROP_REPLAY] = "replay",
     [DS_DROP_STALE] = "stale",
     [DS_DROP_UNPROVEN] = "unproven-session",
@@ -885,6 +886,11 @@ static void handle_datagram(struct ds_agent *a, int fd, struct ds_udp_msg *m)
 		return;
 	case -EPROTO:
 		a->drops[DS_DROP_MALFORMED]++;
+		return;
+	case -EBUSY:
+		/* A flood of packets each naming a new session: past the pair's budget of key
+		 * derivations they are dropped unchecked, so not known to be forged. */
+		a->drops[DS_DROP_LIMIT]++;
 		return;
 	default:
 		a->drops[DS_DROP_BAD_TAG]++;
