@@ -140,6 +140,7 @@ struct ds_agent {
 	size_t npublished;
 	struct ds_udp_net nets[DS_CAND_MAX]; /* our own subnets: on-link peers are same-LAN */
 	size_t nnets;
+	bool no_source[2]; /* per family: no address but loopback and link-local */
 	bool publish_failed;
 	int64_t last_refresh_ns;
 	int64_t status_ns; /* when the status file was last written */
@@ -326,7 +327,15 @@ static void out_commit(struct ds_agent *a, struct ds_udp_msg *m, size_t len,
 
 static int fd_for(const struct ds_agent *a, const struct ds_addr *dst)
 {
-	return ds_udp_fd(a->udp, ds_addr_family(dst));
+	int family = ds_addr_family(dst);
+
+	/* A host without an address of the family (an IPv4-only home: IPv6 link-local only,
+	 * perhaps a default route from a router advertisement) sends nothing of it: it would
+	 * leave from a link-local source and never be answered. */
+	if (a->no_source[FAM_IDX(family)] && !ds_addr_is_loopback(dst) &&
+	    !ds_addr_is_link_local(dst))
+		return -1;
+	return ds_udp_fd(a->udp, family);
 }
 
 /* Seal and queue one packet for a peer. */
@@ -1021,6 +1030,7 @@ static void publish_candidates(struct ds_agent *a, bool force)
 		if (ds_udp_fd(a->udp, family) < 0)
 			continue;
 		k = ds_udp_local_addrs(family, port, host, 6);
+		a->no_source[f] = k == 0;
 		for (int i = 0; i < k && n < DS_CAND_MAX - 2; i++) {
 			c[n].kind = DS_CANDK_HOST;
 			c[n++].addr = host[i];
