@@ -1145,16 +1145,6 @@ static void refresh(struct ds_loop *l, void *arg)
 
 	bool failed = false;
 
-	/* The STUN client keeps every transaction it ran; start from an empty one whenever
-	 * none is pending, so a long-running agent does not grow. */
-	if (a->stun && ds_stun_client_pending(a->stun) == 0) {
-		struct ds_stun_client *fresh;
-
-		if (ds_stun_client_new(&a->stun_retrans, &fresh) == 0) {
-			ds_stun_client_free(a->stun);
-			a->stun = fresh;
-		}
-	}
 	for (size_t i = 0; i < a->cfg.nstun && a->stun; i++) {
 		uint8_t req[64];
 		struct ds_stun_enc e;
