@@ -35,6 +35,7 @@ static const char *const drop_names[DS_DROP_COUNT] = {
     [DS_DROP_RATE_LIMITED] = "rate-limited",
     [DS_DROP_UNKNOWN_KEY] = "unknown-key",
     [DS_DROP_BAD_TAG] = "bad-tag",
+    [DS_DROP_LIMIT] = "limit",
     [DS_DROP_REPLAY] = "replay",
     [DS_DROP_STALE] = "stale",
     [DS_DROP_UNPROVEN] = "unproven-session",
@@ -146,6 +147,7 @@ struct ds_agent {
 	size_t npublished;
 	struct ds_udp_net nets[DS_CAND_MAX]; /* our own subnets: on-link peers are same-LAN */
 	size_t nnets;
+	bool no_source[2]; /* per family: no address but loopback and link-local */
 	bool publish_failed;
 	int64_t last_refresh_ns;
 	int64_t status_ns; /* when the status file was last written */
@@ -332,7 +334,15 @@ static void out_commit(struct ds_agent *a, struct ds_udp_msg *m, size_t len,
 
 static int fd_for(const struct ds_agent *a, const struct ds_addr *dst)
 {
-	return ds_udp_fd(a->udp, ds_addr_family(dst));
+	int family = ds_addr_family(dst);
+
+	/* A host without an address of the family (an IPv4-only home: IPv6 link-local only,
+	 * perhaps a default route from a router advertisement) sends nothing of it: it would
+	 * leave from a link-local source and never be answered. */
+	if (a->no_source[FAM_IDX(family)] && !ds_addr_is_loopback(dst) &&
+	    !ds_addr_is_link_local(dst))
+		return -1;
+	return ds_udp_fd(a->udp, family);
 }
 
 /* Seal and queue one packet for a peer. */
@@ -1140,6 +1150,11 @@ static void handle_datagram(struct ds_agent *a, int fd, struct ds_udp_msg *m)
 	case -EPROTO:
 		a->drops[DS_DROP_MALFORMED]++;
 		return;
+	case -EBUSY:
+		/* A flood of packets each naming a new session: past the pair's budget of key
+		 * derivations they are dropped unchecked, so not known to be forged. */
+		a->drops[DS_DROP_LIMIT]++;
+		return;
 	default:
 		a->drops[DS_DROP_BAD_TAG]++;
 		return;
@@ -1269,6 +1284,7 @@ static void publish_candidates(struct ds_agent *a, bool force)
 		if (ds_udp_fd(a->udp, family) < 0)
 			continue;
 		k = ds_udp_local_addrs(family, port, host, 6);
+		a->no_source[f] = k == 0;
 		for (int i = 0; i < k && n < DS_CAND_MAX - 2; i++) {
 			c[n].kind = DS_CANDK_HOST;
 			c[n++].addr = host[i];
@@ -1383,16 +1399,6 @@ static void refresh(struct ds_loop *l, void *arg)
 
 	bool failed = false;
 
-	/* The STUN client keeps every transaction it ran; start from an empty one whenever
-	 * none is pending, so a long-running agent does not grow. */
-	if (a->stun && ds_stun_client_pending(a->stun) == 0) {
-		struct ds_stun_client *fresh;
-
-		if (ds_stun_client_new(&a->stun_retrans, &fresh) == 0) {
-			ds_stun_client_free(a->stun);
-			a->stun = fresh;
-		}
-	}
 	for (size_t i = 0; i < a->cfg.nstun && a->stun; i++) {
 		uint8_t req[64];
 		struct ds_stun_enc e;
@@ -1454,25 +1460,30 @@ static void keepalive(struct ds_loop *l, void *arg)
 		ds_loop_timer_disarm(l, &a->t_refresh);
 		refresh(l, a);
 	}
-	/* Quiet for longer than the shortest keepalive interval: its keepalives may be dying
-	 * in our NAT (a rebinding there: only our next packet re-creates the mapping). Ask
-	 * for an answer with an echo of our own (run 0), which the peer sends at once. */
-	if (est && p->last_rx_ns && now - p->last_rx_ns > lo) {
-		struct ds_wire_echo e = { .seq = ++p->probe_seq, .sender_tx_ns = (uint64_t)now };
+	/* Warm every known path. With an established peer the round is an echo of our own
+	 * (run 0), which the peer answers at once, rather than a keepalive it only notes:
+	 * when our NAT lost its state (a conntrack flush, a reboot), the peer's packets die
+	 * there unanswered and unseen (no conntrack entry is made for them) until ours
+	 * re-create the mapping, and only an answer at once brings the peer back to us
+	 * within this one interval instead of at the peer's next round (measured: up to 39 s
+	 * when the answer waited). A keepalive goes too while a handshake needs one. */
+	for (int f = 0; f < 2; f++) {
+		struct ds_wire_echo e = {.seq = p->probe_seq + 1, .sender_tx_ns = (uint64_t)now};
 		uint8_t body[DS_WIRE_ECHO_LEN];
 
-		if (ds_wire_echo_encode(&e, body, sizeof(body)) >= 0)
-			for (int f = 0; f < 2; f++)
-				if (p->path[f].len)
-					send_sealed(a, p, DS_WIRE_ECHO_REQUEST, 0, body, sizeof(body),
-						    &p->path[f], &p->path_local[f]);
-	}
-	/* Warm every known path; when the peer has gone quiet or is not established, also
-	 * its static endpoint and every candidate it published (that re-opens our side of
-	 * the pinhole after the peer's NAT rebinding). */
-	for (int f = 0; f < 2; f++)
-		if (p->path[f].len && send_keepalive(a, p, &p->path[f], &p->path_local[f], now) > 0)
+		if (!p->path[f].len)
+			continue;
+		if (est && ds_wire_echo_encode(&e, body, sizeof(body)) >= 0 &&
+		    send_sealed(a, p, DS_WIRE_ECHO_REQUEST, 0, body, sizeof(body), &p->path[f],
+				&p->path_local[f]) > 0) {
+			p->probe_seq = e.seq;
 			sent = true;
+			if (!ds_pair_keepalive_due(p->pair, now))
+				continue;
+		}
+		if (send_keepalive(a, p, &p->path[f], &p->path_local[f], now) > 0)
+			sent = true;
+	}
 	/* A pair that found each other through the NAT (hairpin) may share a LAN: offer the
 	 * peer's on-link host candidates one keepalive each, so the pair moves to the LAN. */
 	for (size_t i = 0; est && i < p->ncands; i++) {
@@ -1483,6 +1494,9 @@ static void keepalive(struct ds_loop *l, void *arg)
 		    (!path_fresh(a, p, f, now) || path_rank(a, p, &p->path[f]) < 3))
 			send_keepalive(a, p, c, NULL, now);
 	}
+	/* When the peer has gone quiet or is not established, also its static endpoint and
+	 * every candidate it published (that re-opens our side of the pinhole after the
+	 * peer's NAT rebinding). */
 	if (!est || !fresh) {
 		if (p->cfg->endpoint.len && send_keepalive(a, p, &p->cfg->endpoint, NULL, now) > 0)
 			sent = true;

@@ -54,6 +54,7 @@ enum ds_agent_drop {
 	DS_DROP_RATE_LIMITED, /* the source's token bucket was empty */
 	DS_DROP_UNKNOWN_KEY,  /* pair id of no configured peer */
 	DS_DROP_BAD_TAG,      /* forged, tampered, truncated or sealed with another key */
+	DS_DROP_LIMIT, /* names an unknown session over the pair's budget: not even checked */
 	DS_DROP_REPLAY,       /* counter seen before in the session */
 	DS_DROP_STALE,        /* counter below the replay window */
 	DS_DROP_UNPROVEN,     /* authentic, but its session has not answered our challenge */

@@ -6,6 +6,7 @@
 #include "stunclient.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #define WATCH_MAX 8
 
 struct txn {
+	int id; /* the caller's handle: stays valid until the transaction expires */
 	struct ds_stun_txn_info info;
 	struct ds_addr expect_from;
 	uint8_t *req;
@@ -31,6 +33,7 @@ struct ds_stun_client {
 	struct ds_stun_retrans p;
 	struct txn *txns;
 	size_t n, cap;
+	int next_id;
 	int watch[WATCH_MAX];
 	size_t nwatch;
 	ds_stun_client_other_fn other_fn;
@@ -93,6 +96,40 @@ void ds_stun_client_free(struct ds_stun_client *c)
 	free(c);
 }
 
+static struct txn *txn_of(const struct ds_stun_client *c, int id)
+{
+	if (id < 0)
+		return NULL;
+	for (size_t i = 0; i < c->n; i++)
+		if (c->txns[i].id == id)
+			return &c->txns[i];
+	return NULL;
+}
+
+/* Forget the transactions that ended and whose retransmission schedule (Rc, Rm; RFC 8489
+ * §6.2.1) is over too: no answer to them can still be expected, and a late one is then no
+ * longer ours. Without this a long-running owner (the agent, one refresh every 20 s) grows
+ * the table forever. Order is kept, so handles stay where ids put them. */
+static void expire(struct ds_stun_client *c, int64_t now)
+{
+	int64_t life = ds_stun_retrans_timeout_ns(&c->p);
+	size_t keep = 0;
+
+	for (size_t i = 0; i < c->n; i++) {
+		struct txn *t = &c->txns[i];
+
+		if (t->info.state != DS_STUN_TXN_PENDING && now - t->info.first_sent_ns >= life) {
+			free(t->req);
+			free(t->resp);
+			continue;
+		}
+		if (keep != i)
+			c->txns[keep] = *t;
+		keep++;
+	}
+	c->n = keep;
+}
+
 static int send_req(struct txn *t)
 {
 	ssize_t n;
@@ -116,8 +153,9 @@ int ds_stun_client_start(struct ds_stun_client *c, int fd, const struct ds_addr 
 	int r;
 
 	if (!dst || !dst->len || ds_stun_parse(req, len, &m, NULL) < 0 ||
-	    m.cls != DS_STUN_REQUEST || c->n >= 0x7FFFFFFF)
+	    m.cls != DS_STUN_REQUEST)
 		return -EINVAL;
+	expire(c, ds_clock_ns());
 	if (c->n == c->cap) {
 		size_t ncap = c->cap ? 2 * c->cap : 8;
 		struct txn *nt = realloc(c->txns, ncap * sizeof(*nt));
@@ -155,13 +193,18 @@ int ds_stun_client_start(struct ds_stun_client *c, int fd, const struct ds_addr 
 	t->rto_ns = c->p.rto_ns;
 	t->next_ns = c->p.rc > 1 ? now + t->rto_ns : now + (int64_t)c->p.rm * c->p.rto_ns;
 	t->give_up_ns = max_wait_ns > 0 ? now + max_wait_ns : 0;
-	return (int)c->n++;
+	t->id = c->next_id;
+	c->next_id = c->next_id == INT_MAX ? 0 : c->next_id + 1;
+	c->n++;
+	return t->id;
 }
 
 void ds_stun_client_cancel(struct ds_stun_client *c, int id)
 {
-	if (id >= 0 && (size_t)id < c->n && c->txns[id].info.state == DS_STUN_TXN_PENDING)
-		c->txns[id].info.state = DS_STUN_TXN_CANCELLED;
+	struct txn *t = txn_of(c, id);
+
+	if (t && t->info.state == DS_STUN_TXN_PENDING)
+		t->info.state = DS_STUN_TXN_CANCELLED;
 }
 
 static struct txn *find_tid(struct ds_stun_client *c, const uint8_t *tid)
@@ -238,7 +281,7 @@ int ds_stun_client_input(struct ds_stun_client *c, int fd, const void *pkt, size
 	memcpy(t->resp, pkt, len);
 	t->info.resp_len = len;
 	t->info.state = DS_STUN_TXN_DONE;
-	return (int)(t - c->txns);
+	return t->id;
 }
 
 int64_t ds_stun_client_tick(struct ds_stun_client *c, int64_t now_ns)
@@ -283,6 +326,11 @@ int64_t ds_stun_client_tick(struct ds_stun_client *c, int64_t now_ns)
 			next = due - now_ns < 0 ? 0 : due - now_ns;
 	}
 	return next;
+}
+
+size_t ds_stun_client_count(const struct ds_stun_client *c)
+{
+	return c->n;
 }
 
 unsigned ds_stun_client_pending(const struct ds_stun_client *c)
@@ -439,18 +487,17 @@ int ds_stun_client_run(struct ds_stun_client *c)
 
 const struct ds_stun_txn_info *ds_stun_client_info(const struct ds_stun_client *c, int id)
 {
-	if (id < 0 || (size_t)id >= c->n)
-		return NULL;
-	return &c->txns[id].info;
+	const struct txn *t = txn_of(c, id);
+
+	return t ? &t->info : NULL;
 }
 
 int ds_stun_client_response(const struct ds_stun_client *c, int id, struct ds_stun_msg *m)
 {
-	const struct txn *t;
+	const struct txn *t = txn_of(c, id);
 
-	if (id < 0 || (size_t)id >= c->n)
+	if (!t)
 		return -EINVAL;
-	t = &c->txns[id];
 	if (t->info.state != DS_STUN_TXN_DONE || !t->resp)
 		return -ENOENT;
 	return ds_stun_parse(t->resp, t->info.resp_len, m, NULL);

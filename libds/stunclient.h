@@ -10,6 +10,12 @@
  * was sent to (or the address a CHANGE-REQUEST asked for); answers from elsewhere,
  * duplicates and late answers are counted and dropped.
  *
+ * An ended transaction stays readable (ds_stun_client_info, _response) until its
+ * retransmission schedule would have ended too (ds_stun_retrans_timeout_ns after its first
+ * transmission: answers to it until then count as late) and a later ds_stun_client_start()
+ * comes; that start forgets it and its handle. So a long-lived client holds at most the
+ * transactions started within one schedule, however long it runs.
+ *
  * Two ways to drive it: ds_stun_client_run() polls the sockets itself until every
  * transaction has ended; or an event loop calls ds_stun_client_input() for each datagram
  * and ds_stun_client_tick() when the deadline it returned has come.
@@ -97,6 +103,8 @@ int ds_stun_client_input(struct ds_stun_client *c, int fd, const void *pkt, size
 int64_t ds_stun_client_tick(struct ds_stun_client *c, int64_t now_ns);
 /* Transactions still pending. */
 unsigned ds_stun_client_pending(const struct ds_stun_client *c);
+/* Transactions held: pending, and ended but not yet forgotten. */
+size_t ds_stun_client_count(const struct ds_stun_client *c);
 
 /* Called by ds_stun_client_run for every datagram that is no answer of ours. */
 typedef void (*ds_stun_client_other_fn)(void *arg, int fd, const uint8_t *pkt, size_t len,
@@ -127,7 +135,7 @@ int ds_stun_client_feed(struct ds_stun_client *c, int fd, const void *pkt, size_
 /* Poll the sockets until no transaction is pending. 0 or -errno (poll/recv failure). */
 int ds_stun_client_run(struct ds_stun_client *c);
 
-/* State and figures of a transaction; NULL for a bad handle. */
+/* State and figures of a transaction; NULL for a bad or forgotten handle. */
 const struct ds_stun_txn_info *ds_stun_client_info(const struct ds_stun_client *c, int id);
 /* The answer of a DONE transaction, parsed (points into the client: valid until _free). */
 int ds_stun_client_response(const struct ds_stun_client *c, int id, struct ds_stun_msg *m);

@@ -88,6 +88,14 @@ expect_exit 1 stranger-gets-no-handshake "$H/ds-echo" -k x.key -P "$PUB_a" -c 1 
 [ "$(drop A unknown-key)" -ge 2 ] && pass counted-unknown-key || fail counted-unknown-key "$(drop A unknown-key)"
 [ "$(drop A truncated)" -ge 1 ] && pass counted-truncated || fail counted-truncated
 [ "$(drop A not-ours)" -ge 1 ] && pass counted-not-ours || fail counted-not-ours
+# A flood of forgeries each naming a new session: past the pair's budget (20 new sessions
+# a second) they are dropped unchecked and counted as "limit", not as bad tags.
+bad_before=$(drop A bad-tag) limit_before=$(drop A limit)
+expect_exit 0 forged-session-flood-unanswered "$H/ds-echo" -k c.key -P "$PUB_a" --forge session-flood 127.0.0.1:$PA
+limited=$(( $(drop A limit) - limit_before )) bad_flood=$(( $(drop A bad-tag) - bad_before ))
+[ "$limited" -ge 50 ] && [ "$bad_flood" -ge 1 ] && [ $((limited + bad_flood)) -eq 100 ] &&
+	pass session-flood-counted-as-limit ||
+	fail session-flood-counted-as-limit "limit $limited, bad-tag +$bad_flood of 100"
 answered_after=$(status A | awk '$1=="answered"{print $2}')
 [ "$answered_after" = "$answered_before" ] && pass forged-packets-never-answered ||
 	fail forged-packets-never-answered "$answered_before -> $answered_after"

@@ -4,9 +4,11 @@
  * registers a run, has the agent seal and send echo requests to a peer agent, and checks
  * that every forwarded packet is of its own run. Built by the tests against build/libds.a.
  *
- *   ds-ctlecho --state DIR --peer NAME [-c COUNT] [-i MS] [--hold SECONDS]
- * Prints "run RUN sent N replies N foreign N rtt_min_us X"; exit 0 when every request got
- * its reply and nothing foreign arrived.
+ *   ds-ctlecho --state DIR --peer NAME [-c COUNT] [-i MS] [--hold SECONDS] [--dst ADDR]
+ * --dst sends to ADDR (e.g. the peer's IPv6 address) instead of the peer's current path.
+ * Prints "run RUN sent N replies N foreign N rtt_min_us X from ADDR" (ADDR: where the
+ * first reply came from); exit 0 when every request got its reply and nothing foreign
+ * arrived.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -15,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "clock.h"
 #include "ctl.h"
 #include "wire.h"
@@ -26,9 +29,12 @@ int main(int argc, char **argv)
 	    {"peer", required_argument, NULL, 'P'},
 	    {"hold", required_argument, NULL, 'H'},
 	    {"txstamp", no_argument, NULL, 'T'},
+	    {"dst", required_argument, NULL, 'D'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *state = NULL, *peer = NULL;
+	struct ds_addr dst = {0}, from = {0};
+	char from_s[DS_ADDR_STRLEN] = "-";
 	unsigned count = 20, interval_ms = 5, hold = 0, replies = 0, foreign = 0, sent = 0;
 	unsigned txstamps = 0, flags = 0;
 	struct ds_ctl_client *c;
@@ -51,6 +57,12 @@ int main(int argc, char **argv)
 			break;
 		case 'T':
 			flags = DS_CTL_SEND_TX_STAMP;
+			break;
+		case 'D':
+			if (ds_addr_parse(optarg, 0, DS_ADDR_PORT_REQUIRED, &dst) != 0) {
+				fprintf(stderr, "ds-ctlecho: bad --dst '%s'\n", optarg);
+				return 2;
+			}
 			break;
 		case 'c':
 			count = (unsigned)atoi(optarg);
@@ -90,8 +102,8 @@ int main(int argc, char **argv)
 		uint8_t body[DS_WIRE_ECHO_LEN];
 
 		ds_wire_echo_encode(&e, body, sizeof(body));
-		if (ds_ctl_send(c, run, peer, DS_WIRE_ECHO_REQUEST, body, sizeof(body), NULL, flags,
-				NULL) == 0)
+		if (ds_ctl_send(c, run, peer, DS_WIRE_ECHO_REQUEST, body, sizeof(body),
+				dst.len ? &dst : NULL, flags, NULL) == 0)
 			sent++;
 		while (ds_ctl_recv(c, &m, buf, sizeof(buf), (int)interval_ms) == 0) {
 			struct ds_wire_echo r;
@@ -106,7 +118,8 @@ int main(int argc, char **argv)
 				foreign++;
 				continue;
 			}
-			replies++;
+			if (!replies++)
+				from = m.packet.src;
 			if (rtt_min < 0 || m.packet.rx_ns - (int64_t)r.sender_tx_ns < rtt_min)
 				rtt_min = m.packet.rx_ns - (int64_t)r.sender_tx_ns;
 		}
@@ -124,8 +137,10 @@ int main(int argc, char **argv)
 	}
 	ds_ctl_unregister(c, run, 0, replies == count ? "ok" : "loss");
 	ds_ctl_close(c);
-	printf("run %08x sent %u replies %u foreign %u txstamps %u rtt_min_us %.1f\n", run, sent,
-	       replies, foreign, txstamps, rtt_min < 0 ? -1.0 : rtt_min / 1e3);
+	if (from.len)
+		ds_addr_format(&from, true, from_s, sizeof(from_s));
+	printf("run %08x sent %u replies %u foreign %u txstamps %u rtt_min_us %.1f from %s\n", run,
+	       sent, replies, foreign, txstamps, rtt_min < 0 ? -1.0 : rtt_min / 1e3, from_s);
 	return replies == count && sent == count && foreign == 0 && (!flags || txstamps == count)
 		   ? 0
 		   : 1;

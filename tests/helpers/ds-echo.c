@@ -11,7 +11,8 @@
  *     -s BYTES      request packet size (default 88)
  *     -w WINDOW     keep WINDOW requests in flight (flood mode, with -t)
  *     -t SECONDS    flood for this long and print replies per second
- *     --forge KIND  send one bad packet: unknown-key, bad-tag, truncated, not-ours
+ *     --forge KIND  send one bad packet: unknown-key, bad-tag, truncated, not-ours; or
+ *                   session-flood: 100 forgeries, each naming a new session of ours
  *     --capture F   after the handshake, save one sealed echo request to F (not sent)
  *     --replay F    send the bytes of F as they are
  *     --expect-refusal   succeed when the agent answers with a refusal
@@ -257,7 +258,17 @@ int main(int argc, char **argv)
 		int got;
 
 		len = seal_echo(1, size, pkt);
-		if (strcmp(forge, "unknown-key") == 0) {
+		if (strcmp(forge, "session-flood") == 0) {
+			/* Each names a session the agent has no key for: it must derive one to
+			 * check the tag, which a per-pair budget bounds. */
+			pkt[len - 1] ^= 1;
+			for (int i = 0; i < 100; i++) {
+				pkt[16] = (uint8_t)(i + 1);
+				pkt[17] ^= 0xa5;
+				if (i < 99) /* the last one is sent below, as for every kind */
+					sendpkt(pkt, (size_t)len);
+			}
+		} else if (strcmp(forge, "unknown-key") == 0) {
 			pkt[8] ^= 0x5a; /* pair id of nobody */
 		} else if (strcmp(forge, "bad-tag") == 0) {
 			pkt[len - 1] ^= 1;

@@ -135,15 +135,17 @@ else
 	fail "count-flags-a-changed-mapping" "$(cat "$TMP/chg.csv")"
 fi
 # Warm path behind a NAT: ds-stun --state borrows the agent's socket, so the mapping it
-# reports is the agent's own (the agent's port, translated by the eim-apdf NAT).
+# reports is the agent's own (the agent's port, translated by the eim-apdf NAT): the very
+# address the agent's own STUN refresh learnt (ds-agent --status srflx_ipv4).
 if command -v ds-agent >/dev/null && command -v ds-key >/dev/null; then
 	(cd "$TMP" && ds-key genkey >w.key && ds-key genkey >p.key && chmod 600 w.key p.key &&
 		printf 'name,pubkey,endpoint\np,%s,\n' "$(ds-key pubkey <p.key)" >w.peers)
 	ds-lab exec a_apdf -- ds-agent -k "$TMP/w.key" -n w --peers "$TMP/w.peers" \
-		--state "$TMP/W" -p 41999 </dev/null 2>"$TMP/w.log" &
+		--state "$TMP/W" -p 41999 --stun "$stun" </dev/null 2>"$TMP/w.log" &
 	WAGENT=$!
 	on_exit "kill $WAGENT 2>/dev/null"
-	for _ in $(seq 50); do [ -S "$TMP/W/agent.sock" ] && break; sleep 0.1; done
+	wsrflx() { ds-agent --status --state "$TMP/W" 2>/dev/null | awk '$1 == "srflx_ipv4" { print $2 }'; }
+	for _ in $(seq 50); do [ -S "$TMP/W/agent.sock" ] && [ "$(wsrflx)" != - ] && break; sleep 0.1; done
 	ds-lab exec a_apdf -- ds-stun -4 --state "$TMP/W" --nat --csv "$stun" >"$TMP/warm.csv" 2>"$TMP/warm.err" </dev/null
 	got="$(col "$TMP/warm.csv" local) $(col "$TMP/warm.csv" mapping) $(col "$TMP/warm.csv" filtering)"
 	want="$(ds-lab addr a_apdf):41999 endpoint-independent address-and-port-dependent"
@@ -153,6 +155,8 @@ if command -v ds-agent >/dev/null && command -v ds-key >/dev/null; then
 	"$(ds-lab addr apdf v4)":*) pass "warm-mapped-is-the-nats-public-address" ;;
 	*) fail "warm-mapped-is-the-nats-public-address" "$(col "$TMP/warm.csv" mapped)" ;;
 	esac
+	[ "$(col "$TMP/warm.csv" mapped)" = "$(wsrflx)" ] && pass "warm-mapped-is-the-agents-own-mapping" ||
+		fail "warm-mapped-is-the-agents-own-mapping" "ds-stun $(col "$TMP/warm.csv" mapped), agent $(wsrflx)"
 	kill $WAGENT 2>/dev/null; wait $WAGENT 2>/dev/null
 else
 	skip "warm-path-behind-nat" "no ds-agent/ds-key built"

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -259,6 +260,56 @@ static void retransmits_per_rfc8489_schedule_then_times_out_and_late_answers_are
 	pair_close(&p);
 }
 
+/* A long-lived client (the agent's: one refresh every 20 s for months) must not keep every
+ * transaction it ever ran: an ended one is forgotten once its schedule is over. */
+static void ended_transactions_expire_so_the_table_stays_bounded(void)
+{
+	/* schedule: sends at 0 and 1 ms, gives up 2 ms after the last: 3 ms in all */
+	struct ds_stun_retrans rp = {.rto_ns = DS_NSEC_PER_MSEC, .rc = 2, .rm = 2};
+	struct ds_stun_client *c = NULL;
+	struct pair p;
+	uint8_t req[64], ans[128], first_tid[DS_STUN_TID_LEN];
+	size_t rl, al, most = 0;
+	int id, first = -1;
+
+	pair_open(&p);
+	CHECK_INT(ds_stun_client_new(&rp, &c), 0);
+	for (int i = 0; i < 2000; i++) {
+		rl = binding_request(req, sizeof(req));
+		id = ds_stun_client_start(c, p.cfd, &p.saddr, NULL, req, rl, 0);
+		CHECK(id >= 0);
+		if (i == 0) {
+			first = id;
+			memcpy(first_tid, req + 8, DS_STUN_TID_LEN);
+		}
+		if (i % 2) { /* half answered at once, half left to time out */
+			al = binding_answer(ans, sizeof(ans), req + 8, &p.caddr, DS_STUN_SUCCESS,
+					    0);
+			CHECK_INT(ds_stun_client_input(c, p.cfd, ans, al, &p.saddr, ds_clock_ns()),
+				  id);
+		}
+		ds_stun_client_tick(c, ds_clock_ns());
+		if (ds_stun_client_count(c) > most)
+			most = ds_stun_client_count(c);
+		while (recv(p.sfd, ans, sizeof(ans), MSG_DONTWAIT) > 0)
+			;
+		nanosleep(&(struct timespec){0, 50000}, NULL);
+	}
+	/* At least 50 us apart, so one 3 ms schedule holds at most about 60 of them (timers
+	 * only ever make the sleeps longer, which holds fewer). */
+	CHECK(most <= 100);
+	/* A forgotten transaction: no handle, and a late answer to it is no longer ours. */
+	CHECK(ds_stun_client_info(c, first) == NULL);
+	CHECK_INT(ds_stun_client_response(c, first, &(struct ds_stun_msg){0}), -EINVAL);
+	al = binding_answer(ans, sizeof(ans), first_tid, &p.caddr, DS_STUN_SUCCESS, 0);
+	CHECK_INT(ds_stun_client_input(c, p.cfd, ans, al, &p.saddr, ds_clock_ns()), -ENOENT);
+	/* The latest one is still readable, and handles were never reused. */
+	CHECK(ds_stun_client_info(c, id) != NULL);
+	CHECK_INT(id, 1999 + first);
+	ds_stun_client_free(c);
+	pair_close(&p);
+}
+
 static void max_wait_cuts_the_schedule_short(void)
 {
 	struct ds_stun_client *c = NULL;
@@ -377,6 +428,7 @@ int main(void)
 	UNIT_RUN(unknown_comprehension_required_attribute_fails_the_transaction);
 	UNIT_RUN(retransmits_per_rfc8489_schedule_then_times_out_and_late_answers_are_ignored);
 	UNIT_RUN(max_wait_cuts_the_schedule_short);
+	UNIT_RUN(ended_transactions_expire_so_the_table_stays_bounded);
 	UNIT_RUN(run_matches_a_real_answer_over_the_socket);
 	UNIT_RUN(redirected_socket_gets_answers_through_its_reader);
 	UNIT_EXIT();
