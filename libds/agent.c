@@ -1173,6 +1173,13 @@ static void handle_datagram(struct ds_agent *a, int fd, struct ds_udp_msg *m)
 		if (learn_path(a, p, m)) {
 			if (welcome || ds_pair_keepalive_due(p->pair, m->rx_ns))
 				send_keepalive(a, p, &m->peer, &m->local, m->rx_ns);
+			/* A new path and none fresh of the other family: open our side toward
+			 * the peer's candidates of that family too, so it can be raced. */
+			if (welcome && !path_fresh(a, p, !f, m->rx_ns))
+				for (size_t i = 0; i < p->ncands; i++)
+					if (FAM_IDX(ds_addr_family(&p->cands[i].addr)) == !f &&
+					    p->cands[i].kind != DS_CANDK_RELAY)
+						send_keepalive(a, p, &p->cands[i].addr, NULL, m->rx_ns);
 		} else if (ds_pair_keepalive_due(p->pair, m->rx_ns)) {
 			/* heard on a costlier path than the one kept: answer on the kept one */
 			send_keepalive(a, p, &p->path[f], &p->path_local[f], m->rx_ns);
@@ -1484,14 +1491,19 @@ static void keepalive(struct ds_loop *l, void *arg)
 		if (send_keepalive(a, p, &p->path[f], &p->path_local[f], now) > 0)
 			sent = true;
 	}
-	/* A pair that found each other through the NAT (hairpin) may share a LAN: offer the
-	 * peer's on-link host candidates one keepalive each, so the pair moves to the LAN. */
-	for (size_t i = 0; est && i < p->ncands; i++) {
+	/* A family with no fresh path: offer the peer's candidates of it one keepalive each,
+	 * so that family's pinholes (an IPv6 stateful firewall too) are open on our side when
+	 * the peer races it. And a pair that found each other through the NAT (hairpin) may
+	 * share a LAN: offer the on-link host candidates, so the pair moves to the LAN. */
+	for (size_t i = 0; est && fresh && i < p->ncands; i++) {
 		const struct ds_addr *c = &p->cands[i].addr;
 		int f = FAM_IDX(ds_addr_family(c));
 
-		if (p->cands[i].kind == DS_CANDK_HOST && ds_udp_on_link(a->nets, a->nnets, c) &&
-		    (!path_fresh(a, p, f, now) || path_rank(a, p, &p->path[f]) < 3))
+		if (p->cands[i].kind == DS_CANDK_RELAY)
+			continue;
+		if (!path_fresh(a, p, f, now) ||
+		    (p->cands[i].kind == DS_CANDK_HOST && ds_udp_on_link(a->nets, a->nnets, c) &&
+		     path_rank(a, p, &p->path[f]) < 3))
 			send_keepalive(a, p, c, NULL, now);
 	}
 	/* When the peer has gone quiet or is not established, also its static endpoint and
