@@ -480,11 +480,11 @@ static bool path_fresh(const struct ds_agent *a, const struct apeer *p, int f, i
 	return p->path[f].len && p->path_rx_ns[f] && now - p->path_rx_ns[f] < stale_ns(a);
 }
 
-/* How cheap a path to the peer is: 3 on one of our own links (same LAN: no NAT crossed),
+/* How cheap a path to the peer is: 3 on one of our own links or this host (same LAN: no NAT crossed),
  * 1 through a TURN relay (the peer's published relayed address), 2 anything else. */
 static int path_rank(const struct ds_agent *a, const struct apeer *p, const struct ds_addr *addr)
 {
-	if (ds_udp_on_link(a->nets, a->nnets, addr))
+	if (ds_addr_is_loopback(addr) || ds_udp_on_link(a->nets, a->nnets, addr))
 		return 3;
 	for (size_t i = 0; i < p->ncands; i++)
 		if (p->cands[i].kind == DS_CANDK_RELAY && ds_addr_equal(&p->cands[i].addr, addr))

@@ -28,6 +28,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (len < 0 || ds_ctl_decode(again, (size_t)len, &m2) != 0 || m2.type != m.type ||
 		    m2.run_id != m.run_id || m2.req_id != m.req_id)
 			abort();
+		if (m.type == DS_CTL_PEER_INFO &&
+		    (m2.peer_info.ncands != m.peer_info.ncands ||
+		     (m.peer_info.ncands &&
+		      !ds_addr_equal(&m2.peer_info.cands[m.peer_info.ncands - 1].addr,
+				     &m.peer_info.cands[m.peer_info.ncands - 1].addr))))
+			abort();
+		if (m.type == DS_CTL_USE && (!ds_addr_equal(&m2.use.addr, &m.use.addr) ||
+					     m2.use.use_flags != m.use.use_flags))
+			abort();
 		if (m.type == DS_CTL_SEND &&
 		    (m2.send.body_len != m.send.body_len ||
 		     memcmp(m2.send.body, m.send.body, m.send.body_len) != 0 ||
