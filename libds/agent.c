@@ -2340,7 +2340,8 @@ uint64_t ds_agent_answered(const struct ds_agent *a)
 
 static const char *fmt_addr(const struct ds_addr *x, char *buf, size_t len)
 {
-	return x->len && ds_addr_format(x, true, buf, len) ? buf : "-";
+	/* a path through our relay has no local address of its own */
+	return x->len && !ds_arelay_is_marked(x) && ds_addr_format(x, true, buf, len) ? buf : "-";
 }
 
 void ds_agent_status(struct ds_agent *a, FILE *f)
