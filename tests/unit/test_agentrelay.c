@@ -284,6 +284,24 @@ static void wrap_sends_indication_until_the_channel_is_bound(void)
 	ds_arelay_free(r);
 }
 
+static void release_sends_lifetime_zero_at_once(void)
+{
+	struct ds_arelay *r = mk(0, NULL);
+	struct ds_stun_attr a;
+	struct ds_stun_msg m;
+	uint32_t life = 1;
+
+	allocate(r, T0, 600);
+	ds_arelay_release(r, T0 + S);
+	pull(r, &m);
+	CHECK_INT(m.method, DS_STUN_REFRESH);
+	CHECK_INT(ds_stun_find(&m, DS_STUN_ATTR_LIFETIME, &a), 0);
+	CHECK_INT(ds_stun_attr_u32(&a, &life), 0);
+	CHECK_INT(life, 0);
+	CHECK_INT(ds_stun_check_integrity(&m, key_md5, 16), 0);
+	ds_arelay_free(r);
+}
+
 static void mark_is_no_address(void)
 {
 	struct ds_addr x;
@@ -313,6 +331,7 @@ int main(void)
 	UNIT_RUN(lost_allocation_starts_again_with_its_permissions);
 	UNIT_RUN(rest_user_name_is_expiry_and_agent_name);
 	UNIT_RUN(wrap_sends_indication_until_the_channel_is_bound);
+	UNIT_RUN(release_sends_lifetime_zero_at_once);
 	UNIT_RUN(mark_is_no_address);
 	UNIT_RUN(config_needs_credentials);
 	UNIT_EXIT();
