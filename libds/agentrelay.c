@@ -137,10 +137,12 @@ static void drain_events(struct ds_arelay *r, int64_t now_ns)
 				break;
 			}
 			r->failures++;
-			/* the STUN code and reason, or the errno (e.g. 110 timed out) */
-			snprintf(r->error, sizeof(r->error), "%s%d%s%s", ev.code ? "" : "errno-",
-				 ev.code ? ev.code : -ev.error, ev.code ? " " : "",
-				 ev.reason[0] ? ev.reason : ds_turn_error_text(ev.code));
+			/* the STUN code and reason, or what went wrong (no answer) */
+			if (ev.code)
+				snprintf(r->error, sizeof(r->error), "%d %s", ev.code,
+					 ev.reason[0] ? ev.reason : ds_turn_error_text(ev.code));
+			else
+				snprintf(r->error, sizeof(r->error), "%s", strerror(-ev.error));
 			r->backoff_ns = r->backoff_ns ? r->backoff_ns * 2 : DS_ARELAY_RETRY_MIN_NS;
 			if (r->backoff_ns > DS_ARELAY_RETRY_MAX_NS)
 				r->backoff_ns = DS_ARELAY_RETRY_MAX_NS;
