@@ -36,7 +36,8 @@ static const char help[] =
 	"  -p, --port PORT         warm UDP port (default 41878; 0 = any free port)\n"
 	"      --stun SERVER       STUN server addr[:port] (port 3478); repeat per family\n"
 	"      --turn SERVER       TURN server addr[:port] (port 3478): hold a relay\n"
-	"                          allocation, used only for peers no direct path reaches\n"
+	"                          allocation, used only for peers no direct path reaches;\n"
+	"                          repeat for the other family\n"
 	"      --turn-user USER    TURN long-term credential user name\n"
 	"      --turn-pass PASS    TURN long-term credential password\n"
 	"      --turn-secret SECRET  TURN REST shared secret (instead of user/pass)\n"
@@ -187,7 +188,20 @@ int main(int argc, char **argv)
 			cfg.nstun++;
 			break;
 		case OPT_TURN:
+			if (cfg.nturn == 2)
+				ds_usage_error("at most 2 --turn servers (one per family)");
 			turn = optarg;
+			if (ds_addr_parse(turn, 3478, DS_ADDR_PORT_OPTIONAL,
+					  &cfg.turn[cfg.nturn]) != 0 ||
+			    ds_addr_is_any(&cfg.turn[cfg.nturn]) ||
+			    ds_addr_port(&cfg.turn[cfg.nturn]) == 0)
+				ds_usage_error("bad TURN server '%s' (want a numeric addr[:port])",
+					       turn);
+			if (cfg.nturn == 1 && ds_addr_family(&cfg.turn[0]) ==
+						  ds_addr_family(&cfg.turn[1]))
+				ds_usage_error("TURN server '%s': one --turn per address family",
+					       turn);
+			cfg.nturn++;
 			break;
 		case OPT_TURN_USER:
 			turn_user = optarg;
@@ -265,12 +279,13 @@ int main(int argc, char **argv)
 		ds_usage_error("bad name '%s' (1..63 characters of A-Z a-z 0-9 . _ -)", name);
 	if (!peers_path)
 		ds_usage_error("--peers FILE is required");
+	for (size_t i = 0; i < cfg.nturn; i++)
+		if ((fam == DS_UDP_IPV4 && ds_addr_family(&cfg.turn[i]) != AF_INET) ||
+		    (fam == DS_UDP_IPV6 && ds_addr_family(&cfg.turn[i]) != AF_INET6))
+			ds_usage_error("TURN server of a family the agent does not use (-4/-6)");
 	if ((turn_user || turn_pass || turn_secret || cfg.turn_lifetime_s) && !turn)
 		ds_usage_error("TURN credentials given without --turn SERVER");
 	if (turn) {
-		if (ds_addr_parse(turn, 3478, DS_ADDR_PORT_OPTIONAL, &cfg.turn) != 0 ||
-		    ds_addr_is_any(&cfg.turn) || ds_addr_port(&cfg.turn) == 0)
-			ds_usage_error("bad TURN server '%s' (want a numeric addr[:port])", turn);
 		if (turn_secret && (turn_user || turn_pass))
 			ds_usage_error("--turn-secret excludes --turn-user/--turn-pass");
 		if (!turn_secret && (!turn_user || !turn_pass))
@@ -305,9 +320,6 @@ int main(int argc, char **argv)
 	cfg.turn_user = turn_user;
 	cfg.turn_pass = turn_pass;
 	cfg.turn_secret = turn_secret;
-	if (turn && ((fam == DS_UDP_IPV4 && ds_addr_family(&cfg.turn) != AF_INET) ||
-		     (fam == DS_UDP_IPV6 && ds_addr_family(&cfg.turn) != AF_INET6)))
-		ds_usage_error("TURN server '%s' is of a family the agent does not use", turn);
 
 	signal(SIGPIPE, SIG_IGN);
 	ret = ds_loop_new(&loop);

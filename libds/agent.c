@@ -159,7 +159,7 @@ struct ds_agent {
 	/* timers */
 	struct ds_timer t_refresh, t_stun_tick, t_second, t_sweep, t_reannounce;
 	/* TURN: our allocation, its timer, and the datagram it unwrapped */
-	struct ds_arelay *relay;
+	struct ds_arelay *relay[2]; /* per family, NULL = none */
 	struct ds_timer t_relay;
 	struct ds_udp_msg relay_rx;
 	/* receive and send scratch */
@@ -1331,8 +1331,9 @@ static void publish_candidates(struct ds_agent *a, bool force)
 			c[n++].addr = a->srflx[f];
 		}
 	}
-	if (a->relay && n < DS_CAND_MAX && ds_arelay_relayed(a->relay, &c[n].addr) == 0)
-		c[n++].kind = DS_CANDK_RELAY;
+	for (int f = 0; f < 2; f++)
+		if (a->relay[f] && n < DS_CAND_MAX && ds_arelay_relayed(a->relay[f], &c[n].addr) == 0)
+			c[n++].kind = DS_CANDK_RELAY;
 	if (!force && n == a->npublished && memcmp(c, a->published, n * sizeof(c[0])) == 0)
 		return;
 	if (ds_cand_publish(a->cfg.rdv_dir, a->cfg.name, c, n) == 0) {
@@ -1689,6 +1690,11 @@ static void sweep(struct ds_loop *l, void *arg)
 
 /* ---- TURN relay (libds/agentrelay.h) ---- */
 
+static struct ds_arelay *relay_of(const struct ds_agent *a, const struct ds_addr *x)
+{
+	return a->relay[FAM_IDX(ds_addr_family(x))];
+}
+
 /* A direct path heard from within an interval and a half (one keepalive may be late). */
 static bool direct_fresh(const struct ds_agent *a, const struct apeer *p, int64_t now)
 {
@@ -1704,7 +1710,8 @@ static bool use_relay(const struct ds_agent *a, const struct apeer *p, int64_t n
 	if (!p->relay_path.len || !p->relay_rx_ns || direct_fresh(a, p, now))
 		return false;
 	if (ds_arelay_is_marked(&p->relay_local) &&
-	    (!a->relay || ds_arelay_relayed(a->relay, &(struct ds_addr){0}) < 0))
+	    (!relay_of(a, &p->relay_path) ||
+	     ds_arelay_relayed(relay_of(a, &p->relay_path), &(struct ds_addr){0}) < 0))
 		return false; /* our allocation is gone */
 	return p->relay_rx_ns > direct;
 }
@@ -1745,32 +1752,37 @@ static void relay_permit(struct ds_agent *a, struct apeer *p)
 {
 	int64_t now = ds_clock_ns();
 
-	if (!a->relay)
+	if (!a->relay[0] && !a->relay[1])
 		return;
-	for (size_t i = 0; i < p->ncands; i++)
-		if (p->cands[i].kind != DS_CANDK_RELAY && !ds_addr_is_loopback(&p->cands[i].addr))
-			ds_arelay_permit(a->relay, &p->cands[i].addr, now);
+	for (size_t i = 0; i < p->ncands; i++) {
+		struct ds_arelay *r = relay_of(a, &p->cands[i].addr);
+
+		if (r && p->cands[i].kind != DS_CANDK_RELAY &&
+		    !ds_addr_is_loopback(&p->cands[i].addr))
+			ds_arelay_permit(r, &p->cands[i].addr, now);
+	}
 	ds_loop_timer_arm_in(a->loop, &a->t_relay, 0);
 }
 
 /* Wrap m (a sealed packet for m->peer) for our allocation, to the server. */
 static int relay_wrap_msg(struct ds_agent *a, struct ds_udp_msg *m, int64_t now)
 {
+	struct ds_arelay *relay = relay_of(a, &m->peer);
 	uint8_t inner[DS_WIRE_MAX_PACKET];
 	size_t olen;
 	int r;
 
-	if (!a->relay)
+	if (!relay)
 		return -ENOTCONN;
 	if (m->len > sizeof(inner))
 		return -EMSGSIZE;
 	memcpy(inner, m->buf, m->len);
-	r = ds_arelay_wrap(a->relay, &m->peer, inner, m->len, (void *)m->buf,
+	r = ds_arelay_wrap(relay, &m->peer, inner, m->len, (void *)m->buf,
 			   DS_WIRE_MAX_PACKET + DS_TURN_SEND_OVERHEAD, &olen, now);
 	if (r < 0)
 		return r;
 	m->len = olen;
-	m->peer = *ds_arelay_server(a->relay);
+	m->peer = *ds_arelay_server(relay);
 	memset(&m->local, 0, sizeof(m->local));
 	/* a ChannelBind may be queued */
 	ds_loop_timer_arm_in(a->loop, &a->t_relay, 0);
@@ -1789,19 +1801,29 @@ static bool relay_commit(struct ds_agent *a, struct ds_udp_msg *m, size_t len,
 static void relay_timer(struct ds_loop *l, void *arg)
 {
 	struct ds_agent *a = arg;
-	int64_t now = ds_clock_ns(), next = ds_arelay_tick(a->relay, now);
+	int64_t now = ds_clock_ns(), next = -1;
 	uint8_t buf[DS_TURN_REQ_MAX];
+	bool changed = false;
 	size_t len;
 	struct ds_addr dst;
 
-	while (ds_arelay_pull(a->relay, buf, sizeof(buf), &len, &dst) == 1) {
-		struct ds_udp_msg um = {.buf = buf, .len = len, .peer = dst, .tos = -1};
-		int fd = fd_for(a, &dst);
+	for (int f = 0; f < 2; f++) {
+		int64_t t;
 
-		if (fd >= 0)
-			ds_udp_send(fd, &um, 1, 0);
+		if (!a->relay[f])
+			continue;
+		t = ds_arelay_tick(a->relay[f], now);
+		next = next < 0 || t < next ? t : next;
+		while (ds_arelay_pull(a->relay[f], buf, sizeof(buf), &len, &dst) == 1) {
+			struct ds_udp_msg um = {.buf = buf, .len = len, .peer = dst, .tos = -1};
+			int fd = fd_for(a, &dst);
+
+			if (fd >= 0)
+				ds_udp_send(fd, &um, 1, 0);
+		}
+		changed |= ds_arelay_changed(a->relay[f]);
 	}
-	if (ds_arelay_changed(a->relay)) {
+	if (changed) {
 		/* A new relayed address (or none): publish it, and permit every peer's
 		 * candidates on the new allocation. */
 		publish_candidates(a, false);
@@ -1817,6 +1839,7 @@ static void relay_timer(struct ds_loop *l, void *arg)
  * reports, marked as through our relay). false: not ours, for the next handler. */
 static bool relay_input(struct ds_agent *a, int fd, struct ds_udp_msg *m)
 {
+	struct ds_arelay *relay = relay_of(a, &m->peer);
 	struct ds_turn_data d;
 	int r;
 
@@ -1824,9 +1847,9 @@ static bool relay_input(struct ds_agent *a, int fd, struct ds_udp_msg *m)
 		a->drops[DS_DROP_NOT_OURS]++; /* no STUN or TURN inside the relay */
 		return true;
 	}
-	if (!a->relay || !ds_addr_equal(&m->peer, ds_arelay_server(a->relay)))
+	if (!relay || !ds_addr_equal(&m->peer, ds_arelay_server(relay)))
 		return false;
-	r = ds_arelay_input(a->relay, m->buf, m->len, &m->peer, m->rx_ns, &d);
+	r = ds_arelay_input(relay, m->buf, m->len, &m->peer, m->rx_ns, &d);
 	if (r == -ENOENT)
 		return false;
 	if (r == DS_TURN_IN_DATA) {
@@ -2209,20 +2232,22 @@ int ds_agent_new(const struct ds_agent_config *cfg, struct ds_loop *loop, struct
 			goto fail;
 		}
 	}
-	if (cfg->turn.len) {
-		struct ds_arelay_config rc = {.server = cfg->turn,
+	for (size_t i = 0; i < cfg->nturn && i < 2; i++) {
+		struct ds_arelay_config rc = {.server = cfg->turn[i],
 					      .user = cfg->turn_user,
 					      .pass = cfg->turn_pass,
 					      .secret = cfg->turn_secret,
 					      .name = cfg->name,
 					      .lifetime_s = cfg->turn_lifetime_s};
+		int f = FAM_IDX(ds_addr_family(&cfg->turn[i]));
 
-		if (fd_for(a, &cfg->turn) < 0) {
+		if (fd_for(a, &cfg->turn[i]) < 0 || a->relay[f]) {
 			ret = set_err(err, errlen, -EAFNOSUPPORT, "%s",
-				      "no socket of the TURN server's address family");
+				      a->relay[f] ? "two TURN servers of one address family"
+						  : "no socket of the TURN server's address family");
 			goto fail;
 		}
-		ret = ds_arelay_new(&rc, &a->relay);
+		ret = ds_arelay_new(&rc, &a->relay[f]);
 		if (ret) {
 			set_err(err, errlen, ret, "%s", "TURN client");
 			goto fail;
@@ -2245,7 +2270,7 @@ int ds_agent_new(const struct ds_agent_config *cfg, struct ds_loop *loop, struct
 	publish_candidates(a, true);
 	ds_loop_timer_arm_in(loop, &a->t_refresh, cfg->nstun ? 0 : DS_AGENT_REFRESH_MIN_NS);
 	ds_loop_timer_arm_in(loop, &a->t_sweep, 5 * DS_NSEC_PER_SEC);
-	if (a->relay)
+	if (a->relay[0] || a->relay[1])
 		ds_loop_timer_arm_in(loop, &a->t_relay, 0);
 	/* Handshake with every peer we can reach at once (spread over the first 200 ms so a
 	 * large peers file is not one burst), the rest on their keepalive schedule. */
@@ -2283,21 +2308,23 @@ void ds_agent_free(struct ds_agent *a)
 	ds_loop_timer_disarm(a->loop, &a->t_sweep);
 	ds_loop_timer_disarm(a->loop, &a->t_reannounce);
 	ds_loop_timer_disarm(a->loop, &a->t_relay);
-	if (a->relay && a->udp) {
+	for (int f = 0; f < 2; f++) {
 		/* Give the allocation back (Refresh LIFETIME 0), once, without waiting. */
 		uint8_t buf[DS_TURN_REQ_MAX];
 		size_t len;
 		struct ds_addr dst;
 
-		ds_arelay_release(a->relay, ds_clock_ns());
-		while (ds_arelay_pull(a->relay, buf, sizeof(buf), &len, &dst) == 1) {
+		if (!a->relay[f])
+			continue;
+		ds_arelay_release(a->relay[f], ds_clock_ns());
+		while (a->udp && ds_arelay_pull(a->relay[f], buf, sizeof(buf), &len, &dst) == 1) {
 			struct ds_udp_msg um = {.buf = buf, .len = len, .peer = dst, .tos = -1};
 
 			if (fd_for(a, &dst) >= 0)
 				ds_udp_send(fd_for(a, &dst), &um, 1, 0);
 		}
+		ds_arelay_free(a->relay[f]);
 	}
-	ds_arelay_free(a->relay);
 	if (a->inotify_fd >= 0) {
 		ds_loop_del_fd(a->loop, a->inotify_fd);
 		close(a->inotify_fd);
@@ -2367,8 +2394,9 @@ void ds_agent_status(struct ds_agent *a, FILE *f)
 	fprintf(f, "srflx_ipv4 %s\n", fmt_addr(&a->srflx[0], b1, sizeof(b1)));
 	fprintf(f, "srflx_ipv6 %s\n", fmt_addr(&a->srflx[1], b1, sizeof(b1)));
 	fprintf(f, "candidates %s\n", a->publish_failed ? "not published" : "published");
-	if (a->relay)
-		ds_arelay_status(a->relay, now, f);
+	for (int k = 0; k < 2; k++)
+		if (a->relay[k])
+			ds_arelay_status(a->relay[k], now, f);
 	fprintf(f, "received %llu\n", (unsigned long long)a->rx_total);
 	fprintf(f, "answered %llu\n", (unsigned long long)a->answered);
 	fprintf(f, "refused %llu\n", (unsigned long long)a->refused);

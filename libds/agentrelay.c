@@ -33,6 +33,9 @@ static int make_turn(struct ds_arelay *r)
 	    .password = r->pass,
 	    .software = "datastun ds-agent",
 	    .lifetime_s = r->lifetime_s,
+	    /* relayed addresses of the server's family: IPv4 is the default (RFC 8656 §7.1),
+	     * IPv6 must be asked for */
+	    .family = ds_addr_family(&r->server) == AF_INET6 ? AF_INET6 : 0,
 	};
 	int ret;
 

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # ds-agent --turn across the lab's NAT behaviours (examples/lab/nat-behaviours.topo):
 # - every agent given --turn holds an allocation (long-term user on 3478, REST secret on
-#   3480) and publishes the relayed address as a relay candidate;
+#   3480) and publishes the relayed address as a relay candidate; the dual-stack agent
+#   `open` holds one per family;
 # - endpoint-dependent x endpoint-dependent (a_rnd <-> a_seq) cannot go direct: it goes
 #   through the relay, ds-pairprobe says path `relay` from each side with RTT and loss, and
 #   a packet counter on the coturn node shows the relay carried it;
@@ -28,7 +29,7 @@ export DS_LAB_RUN=$TMP/run
 on_exit "ds-lab down >/dev/null 2>&1"
 ds-lab up "$TOPO" >"$TMP/up.log" 2>&1 || { fail lab-up "$(tail -3 "$TMP/up.log")"; t_done; }
 cd "$TMP" || exit 1
-stun=$(ds-lab addr stun v4)
+stun=$(ds-lab addr stun v4) stun6=$(ds-lab addr stun v6)
 natip() { ds-lab list | awk -v n="$1" '$1 == n { print $5 }'; }
 RND=$(natip rnd) SEQ=$(natip seq) EIF=$(natip eif) OPEN=$(ds-lab addr open v4)
 
@@ -59,18 +60,20 @@ relayed_pkts() { ip netns exec "$SNS" nft list counter inet dsrelay "$1" | awk '
 declare -A pid
 LT=(--turn "$stun:3478" --turn-user "${USERPW%%:*}" --turn-pass "${USERPW#*:}")
 REST=(--turn "$stun:3480" --turn-secret "$SECRET")
-start() { # NAME ARGS...
-	local n=$1
+start() { # NAME ARGS...: IPv4 only, but for the dual-stack `open`
+	local n=$1 fam=-4
 	shift
+	[ $n = open ] && fam=--stun="[$stun6]"
 	ip netns exec "$(ds-lab ns "$n")" "$DS_BIN/ds-agent" -k $n.key -n $n --peers peers.csv \
-		--state $n.st --rendezvous rdv --stun "$stun" -4 "$@" 2>>$n.log &
+		--state $n.st --rendezvous rdv --stun "$stun" $fam "$@" 2>>$n.log &
 	pid[$n]=$!
 }
 stop() { kill "${pid[$1]}" 2>/dev/null && wait "${pid[$1]}" 2>/dev/null; }
 on_exit 'for p in "${pid[@]}"; do kill $p 2>/dev/null; done; wait 2>/dev/null'
 status() { ds-agent --status --state "$1.st" 2>/dev/null; }
 peer_line() { status "$1" | grep "^peer $2 "; }
-turn_line() { status "$1" | grep '^turn '; }
+turn_line() { status "$1" | grep '^turn ' | grep -v '^turn \['; } # IPv4
+turn6_line() { status "$1" | grep '^turn \['; }
 relayed_of() { turn_line "$1" | awk '{ for (i = 1; i < NF; i++) if ($i == "relayed") print $(i + 1) }'; }
 established() { peer_line "$1" "$2" | grep -q 'established yes'; }
 via_relay() { peer_line "$1" "$2" | grep -q ' via relay$'; }
@@ -91,7 +94,7 @@ published_relay() { [ -n "$(relayed_of "$1")" ] && grep -q "^$1,relay,$(relayed_
 
 start a_rnd "${LT[@]}"
 start a_seq "${REST[@]}"
-start open "${LT[@]}"
+start open "${LT[@]}" --turn "[$stun6]:3478"
 start a_eif "${REST[@]}"
 
 # ---- allocations, both credential kinds ----
@@ -105,6 +108,15 @@ for n in $AGENTS; do
 		fail "$n-$kind-allocates-and-publishes-relay-candidate" "$(turn_line $n; tail -3 $n.log)"
 	fi
 done
+
+allocated6() { turn6_line open | grep -q ' state allocated relayed \[2001:'; }
+published6() { grep -q "^open,relay,\[2001:" rdv/cand-open.csv; }
+if wait_for 20 allocated6 && wait_for 5 published6; then
+	pass open-dual-stack-allocates-ipv6-too
+	echo "    open: $(turn6_line open | cut -d' ' -f2-6)"
+else
+	fail open-dual-stack-allocates-ipv6-too "$(turn6_line open; cat rdv/cand-open.csv)"
+fi
 
 # ---- EDM x EDM through the relay ----
 both_relayed() { established a_rnd a_seq && established a_seq a_rnd && via_relay a_rnd a_seq && via_relay a_seq a_rnd; }

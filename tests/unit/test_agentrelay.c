@@ -302,6 +302,34 @@ static void release_sends_lifetime_zero_at_once(void)
 	ds_arelay_free(r);
 }
 
+static void ipv6_server_asks_for_ipv6_relayed_address(void)
+{
+	struct ds_arelay_config cfg = {.name = "a1", .user = "user", .pass = "pass"};
+	struct ds_arelay *r = NULL;
+	struct ds_stun_attr a;
+	struct ds_stun_msg m;
+	struct ds_addr dst;
+	uint32_t fam = 0;
+	size_t len;
+
+	ds_addr_parse("[2001:db8::10]:3478", 0, 0, &cfg.server);
+	CHECK_INT(ds_arelay_new(&cfg, &r), 0);
+	CHECK_INT(ds_arelay_family(r), AF_INET6);
+	ds_arelay_tick(r, T0);
+	CHECK_INT(ds_arelay_pull(r, pkt, sizeof(pkt), &len, &dst), 1);
+	CHECK_INT(ds_stun_parse(pkt, len, &m, NULL), 0);
+	CHECK_INT(ds_stun_find(&m, DS_STUN_ATTR_REQUESTED_ADDRESS_FAMILY, &a), 0);
+	CHECK_INT(ds_stun_attr_u32(&a, &fam), 0);
+	CHECK_INT(fam, 0x02000000); /* RFC 8656 §18.9: 0x02 IPv6 */
+	/* and the IPv4 server's request leaves it out (IPv4 is the default) */
+	ds_arelay_free(r);
+	r = mk(0, NULL);
+	ds_arelay_tick(r, T0);
+	pull(r, &m);
+	CHECK(ds_stun_find(&m, DS_STUN_ATTR_REQUESTED_ADDRESS_FAMILY, &a) < 0);
+	ds_arelay_free(r);
+}
+
 static void mark_is_no_address(void)
 {
 	struct ds_addr x;
@@ -332,6 +360,7 @@ int main(void)
 	UNIT_RUN(rest_user_name_is_expiry_and_agent_name);
 	UNIT_RUN(wrap_sends_indication_until_the_channel_is_bound);
 	UNIT_RUN(release_sends_lifetime_zero_at_once);
+	UNIT_RUN(ipv6_server_asks_for_ipv6_relayed_address);
 	UNIT_RUN(mark_is_no_address);
 	UNIT_RUN(config_needs_credentials);
 	UNIT_EXIT();
