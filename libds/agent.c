@@ -1695,10 +1695,14 @@ static struct ds_arelay *relay_of(const struct ds_agent *a, const struct ds_addr
 	return a->relay[FAM_IDX(ds_addr_family(x))];
 }
 
-/* A direct path heard from within an interval and a half (one keepalive may be late). */
+/* A direct path heard from within an interval and a half (one keepalive may be late); a
+ * tool may have made a peer's relay candidate the path (ds-ctl(7), USE): not direct. */
 static bool direct_fresh(const struct ds_agent *a, const struct apeer *p, int64_t now)
 {
-	return path_fresh(a, p, 0, now) || path_fresh(a, p, 1, now);
+	for (int f = 0; f < 2; f++)
+		if (path_fresh(a, p, f, now) && path_rank(a, p, &p->path[f]) != 1)
+			return true;
+	return false;
 }
 
 /* The relay only when it was heard through and nothing direct works (or was heard from
