@@ -11,7 +11,9 @@
 #   allocations, and the relay carries none of its packets;
 # - one side without an allocation reaches the other side's relay candidate;
 # - a relayed pair whose direct path is blocked at first switches to direct once the block
-#   is lifted.
+#   is lifted;
+# - agents give their allocations back at exit, and tshark decodes every TURN message
+#   (ChannelData too) without error.
 # The allocation's refresh timing is pinned down by tests/unit/test_agentrelay.c (coturn
 # grants at least 600 s whatever LIFETIME asks, too long for this test).
 . "$(dirname "$0")/../lib.sh"
@@ -55,6 +57,14 @@ table inet dsrelay {
 	}
 }
 EOF
+# What the agents send to and get from coturn, for tshark to decode at the end.
+if command -v tshark >/dev/null; then
+	ip netns exec "$SNS" dumpcap -q -i any -f 'udp port 3478 or udp port 3480' -w "$TMP/turn.pcapng" \
+		>/dev/null 2>&1 &
+	CAP=$!
+	on_exit "kill $CAP 2>/dev/null"
+	sleep 1
+fi
 relayed_pkts() { ip netns exec "$SNS" nft list counter inet dsrelay "$1" | awk '$1 == "packets" { print $2 }'; }
 
 declare -A pid
@@ -220,4 +230,18 @@ fi
 for n in $AGENTS; do stop $n; done
 bad=$(grep -l -E 'Sanitizer|runtime error' *.log)
 [ -z "$bad" ] && pass agents-exit-clean || fail agents-exit-clean "$(head -20 $bad)"
+
+# tshark decodes every TURN message the agents exchanged with coturn (both ports), the
+# ChannelData among them, without a malformed packet or an error.
+if [ -n "${CAP:-}" ]; then
+	sleep 1
+	kill -INT $CAP 2>/dev/null
+	wait $CAP 2>/dev/null
+	ts() { tshark -n -r "$TMP/turn.pcapng" -d udp.port==3480,stun "$@" 2>/dev/null; }
+	total=$(ts | wc -l) bad=$(ts -Y '_ws.malformed || _ws.expert.severity >= "error"' | wc -l)
+	chan=$(ts -Y 'stun.channel' | wc -l) rel=$(ts -Y 'stun.type.method == 0x004' | wc -l)
+	echo "    tshark: $total packets, $chan ChannelData, $rel Refresh, $bad malformed or in error"
+	[ "$total" -gt 0 ] && [ "$chan" -gt 0 ] && [ "$rel" -gt 0 ] && [ "$bad" -eq 0 ] &&
+		pass tshark-decodes-turn-cleanly || fail tshark-decodes-turn-cleanly "$(ts -Y '_ws.malformed || _ws.expert.severity >= "error"' | head -5)"
+fi
 t_done
