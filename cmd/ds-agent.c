@@ -35,10 +35,14 @@ static const char help[] =
 	"      --state DIR         state directory (control socket, paths, audit, status)\n"
 	"  -p, --port PORT         warm UDP port (default 41878; 0 = any free port)\n"
 	"      --stun SERVER       STUN server addr[:port] (port 3478); repeat per family\n"
-	"      --turn SERVER       TURN server (accepted and checked; relaying comes later)\n"
+	"      --turn SERVER       TURN server addr[:port] (port 3478): hold a relay\n"
+	"                          allocation, used only for peers no direct path reaches;\n"
+	"                          repeat for the other family\n"
 	"      --turn-user USER    TURN long-term credential user name\n"
 	"      --turn-pass PASS    TURN long-term credential password\n"
 	"      --turn-secret SECRET  TURN REST shared secret (instead of user/pass)\n"
+	"      --turn-lifetime SECONDS  allocation lifetime to ask for (default: the\n"
+	"                          server's, 600 s); refreshed a minute (or half) before\n"
 	"      --rendezvous DIR    candidate exchange directory (default DIR/rendezvous)\n"
 	"      --mesh on|off       answer probes (on) or refuse them (off); also the flag\n"
 	"                          files DIR/mesh-off (this agent) and RDV/mesh-off (fleet)\n"
@@ -59,6 +63,7 @@ enum {
 	OPT_TURN_USER,
 	OPT_TURN_PASS,
 	OPT_TURN_SECRET,
+	OPT_TURN_LIFETIME,
 	OPT_RDV,
 	OPT_MESH,
 	OPT_STATUS,
@@ -76,6 +81,7 @@ static const struct option long_opts[] = {
 	{ "turn-user", required_argument, NULL, OPT_TURN_USER },
 	{ "turn-pass", required_argument, NULL, OPT_TURN_PASS },
 	{ "turn-secret", required_argument, NULL, OPT_TURN_SECRET },
+	{ "turn-lifetime", required_argument, NULL, OPT_TURN_LIFETIME },
 	{ "rendezvous", required_argument, NULL, OPT_RDV },
 	{ "mesh", required_argument, NULL, OPT_MESH },
 	{ "rate-limit", required_argument, NULL, OPT_RATE },
@@ -182,7 +188,20 @@ int main(int argc, char **argv)
 			cfg.nstun++;
 			break;
 		case OPT_TURN:
+			if (cfg.nturn == 2)
+				ds_usage_error("at most 2 --turn servers (one per family)");
 			turn = optarg;
+			if (ds_addr_parse(turn, 3478, DS_ADDR_PORT_OPTIONAL,
+					  &cfg.turn[cfg.nturn]) != 0 ||
+			    ds_addr_is_any(&cfg.turn[cfg.nturn]) ||
+			    ds_addr_port(&cfg.turn[cfg.nturn]) == 0)
+				ds_usage_error("bad TURN server '%s' (want a numeric addr[:port])",
+					       turn);
+			if (cfg.nturn == 1 && ds_addr_family(&cfg.turn[0]) ==
+						  ds_addr_family(&cfg.turn[1]))
+				ds_usage_error("TURN server '%s': one --turn per address family",
+					       turn);
+			cfg.nturn++;
 			break;
 		case OPT_TURN_USER:
 			turn_user = optarg;
@@ -192,6 +211,12 @@ int main(int argc, char **argv)
 			break;
 		case OPT_TURN_SECRET:
 			turn_secret = optarg;
+			break;
+		case OPT_TURN_LIFETIME:
+			if (ds_parse_long(optarg, 1, 86400, &ll) != 0)
+				ds_usage_error("bad --turn-lifetime '%s' (seconds, 1..86400)",
+					       optarg);
+			cfg.turn_lifetime_s = (uint32_t)ll;
 			break;
 		case OPT_RDV:
 			rdv = optarg;
@@ -254,13 +279,13 @@ int main(int argc, char **argv)
 		ds_usage_error("bad name '%s' (1..63 characters of A-Z a-z 0-9 . _ -)", name);
 	if (!peers_path)
 		ds_usage_error("--peers FILE is required");
-	if ((turn_user || turn_pass || turn_secret) && !turn)
+	for (size_t i = 0; i < cfg.nturn; i++)
+		if ((fam == DS_UDP_IPV4 && ds_addr_family(&cfg.turn[i]) != AF_INET) ||
+		    (fam == DS_UDP_IPV6 && ds_addr_family(&cfg.turn[i]) != AF_INET6))
+			ds_usage_error("TURN server of a family the agent does not use (-4/-6)");
+	if ((turn_user || turn_pass || turn_secret || cfg.turn_lifetime_s) && !turn)
 		ds_usage_error("TURN credentials given without --turn SERVER");
 	if (turn) {
-		struct ds_addr t;
-
-		if (ds_addr_parse(turn, 3478, DS_ADDR_PORT_OPTIONAL, &t) != 0 || ds_addr_is_any(&t))
-			ds_usage_error("bad TURN server '%s' (want a numeric addr[:port])", turn);
 		if (turn_secret && (turn_user || turn_pass))
 			ds_usage_error("--turn-secret excludes --turn-user/--turn-pass");
 		if (!turn_secret && (!turn_user || !turn_pass))
@@ -292,9 +317,9 @@ int main(int argc, char **argv)
 	if (ret)
 		ds_errc(DS_EXIT_FAILURE, ret, "rendezvous directory %s", rdv);
 	cfg.rdv_dir = rdv;
-	if (turn)
-		ds_verbose("TURN server %s accepted; relay allocation is not implemented yet",
-			   turn);
+	cfg.turn_user = turn_user;
+	cfg.turn_pass = turn_pass;
+	cfg.turn_secret = turn_secret;
 
 	signal(SIGPIPE, SIG_IGN);
 	ret = ds_loop_new(&loop);

@@ -18,11 +18,11 @@ _ds_agent()
 	--stun|--turn)
 		COMPREPLY=($(compgen -A hostname -- "$cur"))
 		return ;;
-	-n|--name|-p|--port|--turn-user|--turn-pass|--turn-secret|--rate-limit)
+	-n|--name|-p|--port|--turn-user|--turn-pass|--turn-secret|--turn-lifetime|--rate-limit)
 		return ;;
 	esac
 	COMPREPLY=($(compgen -W '-k -n -p -4 -6 -q -v -h -V --key --name --peers --state --port
-		--stun --turn --turn-user --turn-pass --turn-secret --rendezvous --mesh --rate-limit
+		--stun --turn --turn-user --turn-pass --turn-secret --turn-lifetime --rendezvous --mesh --rate-limit
 		--status --quiet --verbose --help --version' -- "$cur"))
 }
 complete -F _ds_agent ds-agent

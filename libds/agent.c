@@ -11,6 +11,7 @@
 
 #include <openssl/rand.h>
 
+#include "agentrelay.h"
 #include "agentstate.h"
 #include "clock.h"
 #include "ctl.h"
@@ -80,6 +81,9 @@ struct apeer {
 	uint32_t probe_seq;    /* the agent's own echo requests (run 0) */
 	int64_t rtt_ns;        /* of the last one answered; 0 = none */
 	struct ds_timer ka;
+	/* the relay path (see libds/agentrelay.h): used only while no direct path works */
+	struct ds_addr relay_path, relay_local; /* relay_local marked: through our allocation */
+	int64_t relay_rx_ns;                    /* monotonic, 0 = never heard through it */
 };
 
 struct bucket {
@@ -113,7 +117,7 @@ struct outq {
 	int fd;
 	size_t n;
 	struct ds_udp_msg m[OUT_MAX];
-	uint8_t buf[OUT_MAX][DS_WIRE_MAX_PACKET];
+	uint8_t buf[OUT_MAX][DS_WIRE_MAX_PACKET + DS_TURN_SEND_OVERHEAD]; /* room to wrap */
 };
 
 struct ds_agent {
@@ -154,6 +158,10 @@ struct ds_agent {
 	int inotify_fd;
 	/* timers */
 	struct ds_timer t_refresh, t_stun_tick, t_second, t_sweep, t_reannounce;
+	/* TURN: our allocation, its timer, and the datagram it unwrapped */
+	struct ds_arelay *relay[2]; /* per family, NULL = none */
+	struct ds_timer t_relay;
+	struct ds_udp_msg relay_rx;
 	/* receive and send scratch */
 	struct ds_udp_msg rx[DS_UDP_BATCH];
 	uint8_t rxbuf[DS_UDP_BATCH][DS_WIRE_MAX_PACKET + 64];
@@ -322,9 +330,17 @@ static struct ds_udp_msg *out_slot(struct ds_agent *a, int fd, uint8_t **buf)
 	return m;
 }
 
+static bool relay_commit(struct ds_agent *a, struct ds_udp_msg *m, size_t len,
+			 const struct ds_addr *dst);
+
 static void out_commit(struct ds_agent *a, struct ds_udp_msg *m, size_t len,
 		       const struct ds_addr *dst, const struct ds_addr *local)
 {
+	if (ds_arelay_is_marked(local)) {
+		if (relay_commit(a, m, len, dst))
+			a->out.n++;
+		return;
+	}
 	m->len = len;
 	m->peer = *dst;
 	if (local)
@@ -525,15 +541,22 @@ static bool learn_path(struct ds_agent *a, struct apeer *p, const struct ds_udp_
 	return true;
 }
 
-/* The path to use: when both families' paths are fresh, the cheaper (same LAN first), then
- * IPv6 (no NAT on it); otherwise the most recently heard-from family; else the static
- * endpoint. */
+/* The path to use: through the relay while no direct path works (see use_relay); when
+ * both families' paths are fresh, the cheaper (same LAN first), then IPv6 (no NAT on it);
+ * otherwise the most recently heard-from family; else the static endpoint. */
+static bool use_relay(const struct ds_agent *a, const struct apeer *p, int64_t now);
+static bool direct_fresh(const struct ds_agent *a, const struct apeer *p, int64_t now);
+
 static const struct ds_addr *best_path(const struct ds_agent *a, const struct apeer *p,
 				       const struct ds_addr **local)
 {
 	int64_t now = ds_clock_ns();
 	int f = p->path_rx_ns[1] > p->path_rx_ns[0] ? 1 : 0;
 
+	if (use_relay(a, p, now)) {
+		*local = &p->relay_local;
+		return &p->relay_path;
+	}
 	if (path_fresh(a, p, 0, now) && path_fresh(a, p, 1, now)) {
 		int r4 = path_rank(a, p, &p->path[0]), r6 = path_rank(a, p, &p->path[1]);
 
@@ -1079,6 +1102,8 @@ static void punch_hint(struct ds_agent *a, struct apeer *p, const struct ds_wire
 }
 
 static void handle_stun(struct ds_agent *a, int fd, struct ds_udp_msg *m);
+static bool relay_input(struct ds_agent *a, int fd, struct ds_udp_msg *m);
+static bool relay_learn(struct ds_agent *a, struct apeer *p, const struct ds_udp_msg *m);
 
 static void handle_datagram(struct ds_agent *a, int fd, struct ds_udp_msg *m)
 {
@@ -1096,7 +1121,14 @@ static void handle_datagram(struct ds_agent *a, int fd, struct ds_udp_msg *m)
 	case DS_DEMUX_DATASTUN:
 		break;
 	case DS_DEMUX_STUN:
+		if (relay_input(a, fd, m))
+			return;
 		handle_stun(a, fd, m);
+		return;
+	case DS_DEMUX_TURN_CHANNEL:
+		if (relay_input(a, fd, m))
+			return;
+		a->drops[DS_DROP_NOT_OURS]++;
 		return;
 	default:
 		a->drops[DS_DROP_NOT_OURS]++;
@@ -1160,7 +1192,7 @@ static void handle_datagram(struct ds_agent *a, int fd, struct ds_udp_msg *m)
 		return;
 	}
 	p->rx++;
-	{
+	if (!relay_learn(a, p, m)) {
 		int f = FAM_IDX(ds_addr_family(&m->peer));
 		int64_t quiet =
 		    a->cfg.refresh_min_ns ? a->cfg.refresh_min_ns : DS_AGENT_REFRESH_MIN_NS;
@@ -1229,6 +1261,11 @@ static void drain_txstamps(struct ds_agent *a, int fd)
 			struct ds_ctl_msg f = {.type = DS_CTL_TXSTAMP};
 			const uint8_t *b = ts[i].head;
 
+			if (ds_turn_is_channel_data(b, ts[i].head_len) &&
+			    ts[i].head_len >= DS_TURN_CHANNEL_HDR_LEN + DS_WIRE_HDR_LEN) {
+				b += DS_TURN_CHANNEL_HDR_LEN; /* relayed (libds/agentrelay.h) */
+				ts[i].head_len -= DS_TURN_CHANNEL_HDR_LEN;
+			}
 			if (ts[i].head_len < DS_WIRE_HDR_LEN || b[0] < DS_WIRE_TYPE_MIN ||
 			    b[0] > DS_WIRE_TYPE_MAX || !a->ctl)
 				continue;
@@ -1301,6 +1338,9 @@ static void publish_candidates(struct ds_agent *a, bool force)
 			c[n++].addr = a->srflx[f];
 		}
 	}
+	for (int f = 0; f < 2; f++)
+		if (a->relay[f] && n < DS_CAND_MAX && ds_arelay_relayed(a->relay[f], &c[n].addr) == 0)
+			c[n++].kind = DS_CANDK_RELAY;
 	if (!force && n == a->npublished && memcmp(c, a->published, n * sizeof(c[0])) == 0)
 		return;
 	if (ds_cand_publish(a->cfg.rdv_dir, a->cfg.name, c, n) == 0) {
@@ -1436,6 +1476,8 @@ static void refresh(struct ds_loop *l, void *arg)
 
 /* ---- keepalives and handshakes ---- */
 
+static void relay_permit(struct ds_agent *a, struct apeer *p);
+
 static void peer_read_cands(struct ds_agent *a, struct apeer *p)
 {
 	int64_t mt;
@@ -1444,8 +1486,10 @@ static void peer_read_cands(struct ds_agent *a, struct apeer *p)
 	    cands_room(p) < 0)
 		return;
 	if (ds_cand_read(a->cfg.rdv_dir, p->cfg->name, p->cands, DS_CAND_MAX, &p->ncands, NULL) ==
-	    0)
+	    0) {
 		p->cand_mtime = mt;
+		relay_permit(a, p);
+	}
 }
 
 static void keepalive(struct ds_loop *l, void *arg)
@@ -1459,6 +1503,8 @@ static void keepalive(struct ds_loop *l, void *arg)
 	/* Heard from within the last interval and a half: one keepalive may be late, two
 	 * missing ones mean the path broke (a NAT rebinding on either side). */
 	bool fresh = p->last_rx_ns && now - p->last_rx_ns < hi + hi / 2;
+	/* Relayed only: keep trying the direct candidates too, to switch back to direct. */
+	bool relayed = p->relay_path.len && !direct_fresh(a, p, now), relay_sent = false;
 
 	peer_read_cands(a, p);
 	/* An established peer gone quiet: maybe our own mapping changed; ask STUN now rather
@@ -1506,10 +1552,25 @@ static void keepalive(struct ds_loop *l, void *arg)
 		     path_rank(a, p, &p->path[f]) < 3))
 			send_keepalive(a, p, c, NULL, now);
 	}
-	/* When the peer has gone quiet or is not established, also its static endpoint and
-	 * every candidate it published (that re-opens our side of the pinhole after the
-	 * peer's NAT rebinding). */
-	if (!est || !fresh) {
+	/* Relayed (no direct path works): the same round on the relay path. */
+	if (relayed) {
+		struct ds_wire_echo e = {.seq = p->probe_seq + 1, .sender_tx_ns = (uint64_t)now};
+		uint8_t body[DS_WIRE_ECHO_LEN];
+
+		relay_sent = est && ds_wire_echo_encode(&e, body, sizeof(body)) >= 0 &&
+			     send_sealed(a, p, DS_WIRE_ECHO_REQUEST, 0, body, sizeof(body),
+					 &p->relay_path, &p->relay_local) > 0;
+		if (relay_sent)
+			p->probe_seq = e.seq;
+		if ((!relay_sent || ds_pair_keepalive_due(p->pair, now)) &&
+		    send_keepalive(a, p, &p->relay_path, &p->relay_local, now) > 0)
+			relay_sent = true;
+		sent |= relay_sent;
+	}
+	/* When the peer has gone quiet or is not established, or is relayed, also its static
+	 * endpoint and every candidate it published (that re-opens our side of the pinhole
+	 * after the peer's NAT rebinding, and tries the direct paths again). */
+	if (!est || !fresh || relayed) {
 		if (p->cfg->endpoint.len && send_keepalive(a, p, &p->cfg->endpoint, NULL, now) > 0)
 			sent = true;
 		for (size_t i = 0; i < p->ncands; i++) {
@@ -1517,6 +1578,8 @@ static void keepalive(struct ds_loop *l, void *arg)
 
 			for (int f = 0; f < 2; f++)
 				dup |= ds_addr_equal(&p->path[f], &p->cands[i].addr);
+			dup |= relay_sent && !ds_arelay_is_marked(&p->relay_local) &&
+			       ds_addr_equal(&p->relay_path, &p->cands[i].addr);
 			if (!dup && send_keepalive(a, p, &p->cands[i].addr, NULL, now) > 0)
 				sent = true;
 		}
@@ -1637,6 +1700,193 @@ static void sweep(struct ds_loop *l, void *arg)
 	ds_loop_timer_arm_in(l, &a->t_sweep, 5 * DS_NSEC_PER_SEC);
 }
 
+/* ---- TURN relay (libds/agentrelay.h) ---- */
+
+static struct ds_arelay *relay_of(const struct ds_agent *a, const struct ds_addr *x)
+{
+	return a->relay[FAM_IDX(ds_addr_family(x))];
+}
+
+/* A direct path heard from within an interval and a half (one keepalive may be late); a
+ * tool may have made a peer's relay candidate the path (ds-ctl(7), USE): not direct. */
+static bool direct_fresh(const struct ds_agent *a, const struct apeer *p, int64_t now)
+{
+	for (int f = 0; f < 2; f++)
+		if (path_fresh(a, p, f, now) && path_rank(a, p, &p->path[f]) != 1)
+			return true;
+	return false;
+}
+
+/* The relay only when it was heard through and nothing direct works (or was heard from
+ * more recently): a direct path, once confirmed, always wins. */
+static bool use_relay(const struct ds_agent *a, const struct apeer *p, int64_t now)
+{
+	int64_t direct = p->path_rx_ns[0] > p->path_rx_ns[1] ? p->path_rx_ns[0] : p->path_rx_ns[1];
+
+	if (!p->relay_path.len || !p->relay_rx_ns || direct_fresh(a, p, now))
+		return false;
+	if (ds_arelay_is_marked(&p->relay_local) &&
+	    (!relay_of(a, &p->relay_path) ||
+	     ds_arelay_relayed(relay_of(a, &p->relay_path), &(struct ds_addr){0}) < 0))
+		return false; /* our allocation is gone */
+	return p->relay_rx_ns > direct;
+}
+
+static bool is_relay_cand(const struct apeer *p, const struct ds_addr *x)
+{
+	for (size_t i = 0; i < p->ncands; i++)
+		if (p->cands[i].kind == DS_CANDK_RELAY && ds_addr_equal(&p->cands[i].addr, x))
+			return true;
+	return false;
+}
+
+/* An authenticated packet that came through a relay (ours, or to the peer's relay
+ * candidate) teaches the relay path, never a direct one. false: not relayed. */
+static bool relay_learn(struct ds_agent *a, struct apeer *p, const struct ds_udp_msg *m)
+{
+	int64_t quiet = a->cfg.refresh_min_ns ? a->cfg.refresh_min_ns : DS_AGENT_REFRESH_MIN_NS;
+	bool welcome;
+
+	if (!ds_arelay_is_marked(&m->local) && !is_relay_cand(p, &m->peer))
+		return false;
+	welcome = !p->relay_rx_ns || m->rx_ns - p->relay_rx_ns > quiet ||
+		  !ds_addr_equal(&p->relay_path, &m->peer) ||
+		  ds_arelay_is_marked(&p->relay_local) != ds_arelay_is_marked(&m->local);
+	p->relay_path = m->peer;
+	p->relay_local = m->local;
+	p->relay_rx_ns = m->rx_ns;
+	p->last_rx_ns = m->rx_ns;
+	if (welcome || ds_pair_keepalive_due(p->pair, m->rx_ns))
+		send_keepalive(a, p, &m->peer, &m->local, m->rx_ns);
+	return true;
+}
+
+/* Permit the addresses a peer's packets may come from to our relayed address: its host
+ * and server-reflexive candidates (an endpoint-dependent NAT maps toward the relay from
+ * the same public IP; permissions are per IP, RFC 8656 §9). */
+static void relay_permit(struct ds_agent *a, struct apeer *p)
+{
+	int64_t now = ds_clock_ns();
+
+	if (!a->relay[0] && !a->relay[1])
+		return;
+	for (size_t i = 0; i < p->ncands; i++) {
+		struct ds_arelay *r = relay_of(a, &p->cands[i].addr);
+
+		if (r && p->cands[i].kind != DS_CANDK_RELAY &&
+		    !ds_addr_is_loopback(&p->cands[i].addr))
+			ds_arelay_permit(r, &p->cands[i].addr, now);
+	}
+	ds_loop_timer_arm_in(a->loop, &a->t_relay, 0);
+}
+
+/* Wrap m (a sealed packet for m->peer) for our allocation, to the server. */
+static int relay_wrap_msg(struct ds_agent *a, struct ds_udp_msg *m, int64_t now)
+{
+	struct ds_arelay *relay = relay_of(a, &m->peer);
+	uint8_t inner[DS_WIRE_MAX_PACKET];
+	size_t olen;
+	int r;
+
+	if (!relay)
+		return -ENOTCONN;
+	if (m->len > sizeof(inner))
+		return -EMSGSIZE;
+	memcpy(inner, m->buf, m->len);
+	r = ds_arelay_wrap(relay, &m->peer, inner, m->len, (void *)m->buf,
+			   DS_WIRE_MAX_PACKET + DS_TURN_SEND_OVERHEAD, &olen, now);
+	if (r < 0)
+		return r;
+	m->len = olen;
+	m->peer = *ds_arelay_server(relay);
+	memset(&m->local, 0, sizeof(m->local));
+	/* a ChannelBind may be queued */
+	ds_loop_timer_arm_in(a->loop, &a->t_relay, 0);
+	return 0;
+}
+
+/* out_commit for a packet through our allocation (m->buf is an out-queue buffer). */
+static bool relay_commit(struct ds_agent *a, struct ds_udp_msg *m, size_t len,
+			 const struct ds_addr *dst)
+{
+	m->len = len;
+	m->peer = *dst;
+	return relay_wrap_msg(a, m, ds_clock_ns()) == 0;
+}
+
+static void relay_timer(struct ds_loop *l, void *arg)
+{
+	struct ds_agent *a = arg;
+	int64_t now = ds_clock_ns(), next = -1;
+	uint8_t buf[DS_TURN_REQ_MAX];
+	bool changed = false;
+	size_t len;
+	struct ds_addr dst;
+
+	for (int f = 0; f < 2; f++) {
+		int64_t t;
+
+		if (!a->relay[f])
+			continue;
+		t = ds_arelay_tick(a->relay[f], now);
+		next = next < 0 || t < next ? t : next;
+		while (ds_arelay_pull(a->relay[f], buf, sizeof(buf), &len, &dst) == 1) {
+			struct ds_udp_msg um = {.buf = buf, .len = len, .peer = dst, .tos = -1};
+			int fd = fd_for(a, &dst);
+
+			if (fd >= 0)
+				ds_udp_send(fd, &um, 1, 0);
+		}
+		changed |= ds_arelay_changed(a->relay[f]);
+	}
+	if (changed) {
+		/* A new relayed address (or none): publish it, and permit every peer's
+		 * candidates on the new allocation. */
+		publish_candidates(a, false);
+		for (size_t i = 0; i < a->npeers; i++)
+			relay_permit(a, &a->peers[i]);
+		next = 0;
+	}
+	ds_loop_timer_arm_in(l, &a->t_relay, next);
+}
+
+/* A STUN or ChannelData datagram: the server's answers, and peer data it relayed, which
+ * goes through the same authentication as any packet (from the peer address the server
+ * reports, marked as through our relay). false: not ours, for the next handler. */
+static bool relay_input(struct ds_agent *a, int fd, struct ds_udp_msg *m)
+{
+	struct ds_arelay *relay = relay_of(a, &m->peer);
+	struct ds_turn_data d;
+	int r;
+
+	if (ds_arelay_is_marked(&m->local)) {
+		a->drops[DS_DROP_NOT_OURS]++; /* no STUN or TURN inside the relay */
+		return true;
+	}
+	if (!relay || !ds_addr_equal(&m->peer, ds_arelay_server(relay)))
+		return false;
+	r = ds_arelay_input(relay, m->buf, m->len, &m->peer, m->rx_ns, &d);
+	if (r == -ENOENT)
+		return false;
+	if (r == DS_TURN_IN_DATA) {
+		struct ds_udp_msg *in = &a->relay_rx;
+
+		*in = *m;
+		in->buf = (uint8_t *)d.data;
+		in->len = d.len;
+		in->cap = d.len;
+		in->peer = d.peer;
+		ds_arelay_mark(&in->local);
+		a->rx_total--; /* counted once, as the inner packet */
+		handle_datagram(a, fd, in);
+		return true;
+	}
+	if (r < 0)
+		a->drops[DS_DROP_STUN]++;
+	ds_loop_timer_arm_in(a->loop, &a->t_relay, 0);
+	return true;
+}
+
 /* ---- control socket callbacks ---- */
 
 static void ctl_hello(void *arg, struct ds_ctl_msg *ans, int *fds, size_t *nfds)
@@ -1665,9 +1915,10 @@ static int ctl_send(void *arg, struct ds_ctl_client_ref *c, const struct ds_ctl_
 	struct apeer *p = peer_by_name(a, m->send.peer);
 	const struct ds_addr *dst, *local = NULL;
 	struct ds_udp_msg um = {.tos = m->send.tos};
-	uint8_t pkt[DS_WIRE_MAX_PACKET], hint[DS_WIRE_BODY_MAX];
+	uint8_t pkt[DS_WIRE_MAX_PACKET + DS_TURN_SEND_OVERHEAD], hint[DS_WIRE_BODY_MAX];
 	const uint8_t *body = m->send.body;
 	size_t blen = m->send.body_len;
+	uint64_t counter = 0;
 	int fd, len, min, r;
 	int64_t now = ds_clock_ns();
 
@@ -1729,8 +1980,8 @@ static int ctl_send(void *arg, struct ds_ctl_client_ref *c, const struct ds_ctl_
 		send_keepalive(a, p, dst, local, now);
 		out_flush(a);
 	}
-	len = ds_pair_seal(p->pair, m->send.wire_type, m->run_id, body, blen,
-			   pkt, sizeof(pkt));
+	len = ds_pair_seal(p->pair, m->send.wire_type, m->run_id, body, blen, pkt,
+			   DS_WIRE_MAX_PACKET);
 	if (len < 0)
 		return len;
 	um.buf = pkt;
@@ -1738,6 +1989,13 @@ static int ctl_send(void *arg, struct ds_ctl_client_ref *c, const struct ds_ctl_
 	um.peer = *dst;
 	if (local && m->send.dst.len == 0)
 		um.local = *local;
+	for (int k = 24; k < 32; k++)
+		counter = counter << 8 | pkt[k];
+	if (ds_arelay_is_marked(local) && m->send.dst.len == 0) {
+		r = relay_wrap_msg(a, &um, now);
+		if (r < 0)
+			return r;
+	}
 	ans->type = DS_CTL_SENT;
 	ans->sent.tx_ns = ds_clock_ns();
 	r = ds_udp_send(fd, &um, 1,
@@ -1748,8 +2006,7 @@ static int ctl_send(void *arg, struct ds_ctl_client_ref *c, const struct ds_ctl_
 		return -EAGAIN;
 	p->tx++;
 	ans->sent.len = (size_t)len;
-	for (int k = 24; k < 32; k++)
-		ans->sent.counter = ans->sent.counter << 8 | pkt[k];
+	ans->sent.counter = counter;
 	return 0;
 }
 
@@ -1761,6 +2018,8 @@ static uint32_t path_flags(const struct ds_agent *a, const struct apeer *p,
 	int rank = path_rank(a, p, path);
 	uint32_t fl = 0;
 
+	if (path == &p->relay_path)
+		return DS_CTL_PEER_RELAYED; /* through our allocation or to the peer's */
 	if (rank == 3)
 		fl |= DS_CTL_PEER_LAN;
 	else if (rank == 1)
@@ -1814,6 +2073,8 @@ static int ctl_peer(void *arg, const struct ds_ctl_msg *m, struct ds_ctl_msg *an
 			ans->peer_info.local = *local;
 		if ((path == &p->path[0] && p->path_rx_ns[0]) ||
 		    (path == &p->path[1] && p->path_rx_ns[1]))
+			ans->peer_info.peer_flags |= DS_CTL_PEER_CONFIRMED;
+		if (path == &p->relay_path)
 			ans->peer_info.peer_flags |= DS_CTL_PEER_CONFIRMED;
 		ans->peer_info.peer_flags |= path_flags(a, p, path);
 	}
@@ -1987,6 +2248,28 @@ int ds_agent_new(const struct ds_agent_config *cfg, struct ds_loop *loop, struct
 			goto fail;
 		}
 	}
+	for (size_t i = 0; i < cfg->nturn && i < 2; i++) {
+		struct ds_arelay_config rc = {.server = cfg->turn[i],
+					      .user = cfg->turn_user,
+					      .pass = cfg->turn_pass,
+					      .secret = cfg->turn_secret,
+					      .name = cfg->name,
+					      .lifetime_s = cfg->turn_lifetime_s};
+		int f = FAM_IDX(ds_addr_family(&cfg->turn[i]));
+
+		if (fd_for(a, &cfg->turn[i]) < 0 || a->relay[f]) {
+			ret = set_err(err, errlen, -EAFNOSUPPORT, "%s",
+				      a->relay[f] ? "two TURN servers of one address family"
+						  : "no socket of the TURN server's address family");
+			goto fail;
+		}
+		ret = ds_arelay_new(&rc, &a->relay[f]);
+		if (ret) {
+			set_err(err, errlen, ret, "%s", "TURN client");
+			goto fail;
+		}
+	}
+	ds_timer_init(&a->t_relay, relay_timer, a);
 	ds_timer_init(&a->t_refresh, refresh, a);
 	ds_timer_init(&a->t_stun_tick, stun_tick, a);
 	ds_timer_init(&a->t_second, every_second, a);
@@ -2003,6 +2286,8 @@ int ds_agent_new(const struct ds_agent_config *cfg, struct ds_loop *loop, struct
 	publish_candidates(a, true);
 	ds_loop_timer_arm_in(loop, &a->t_refresh, cfg->nstun ? 0 : DS_AGENT_REFRESH_MIN_NS);
 	ds_loop_timer_arm_in(loop, &a->t_sweep, 5 * DS_NSEC_PER_SEC);
+	if (a->relay[0] || a->relay[1])
+		ds_loop_timer_arm_in(loop, &a->t_relay, 0);
 	/* Handshake with every peer we can reach at once (spread over the first 200 ms so a
 	 * large peers file is not one burst), the rest on their keepalive schedule. */
 	for (size_t i = 0; i < a->npeers; i++)
@@ -2038,6 +2323,24 @@ void ds_agent_free(struct ds_agent *a)
 	ds_loop_timer_disarm(a->loop, &a->t_second);
 	ds_loop_timer_disarm(a->loop, &a->t_sweep);
 	ds_loop_timer_disarm(a->loop, &a->t_reannounce);
+	ds_loop_timer_disarm(a->loop, &a->t_relay);
+	for (int f = 0; f < 2; f++) {
+		/* Give the allocation back (Refresh LIFETIME 0), once, without waiting. */
+		uint8_t buf[DS_TURN_REQ_MAX];
+		size_t len;
+		struct ds_addr dst;
+
+		if (!a->relay[f])
+			continue;
+		ds_arelay_release(a->relay[f], ds_clock_ns());
+		while (a->udp && ds_arelay_pull(a->relay[f], buf, sizeof(buf), &len, &dst) == 1) {
+			struct ds_udp_msg um = {.buf = buf, .len = len, .peer = dst, .tos = -1};
+
+			if (fd_for(a, &dst) >= 0)
+				ds_udp_send(fd_for(a, &dst), &um, 1, 0);
+		}
+		ds_arelay_free(a->relay[f]);
+	}
 	if (a->inotify_fd >= 0) {
 		ds_loop_del_fd(a->loop, a->inotify_fd);
 		close(a->inotify_fd);
@@ -2080,7 +2383,8 @@ uint64_t ds_agent_answered(const struct ds_agent *a)
 
 static const char *fmt_addr(const struct ds_addr *x, char *buf, size_t len)
 {
-	return x->len && ds_addr_format(x, true, buf, len) ? buf : "-";
+	/* a path through our relay has no local address of its own */
+	return x->len && !ds_arelay_is_marked(x) && ds_addr_format(x, true, buf, len) ? buf : "-";
 }
 
 void ds_agent_status(struct ds_agent *a, FILE *f)
@@ -2106,6 +2410,9 @@ void ds_agent_status(struct ds_agent *a, FILE *f)
 	fprintf(f, "srflx_ipv4 %s\n", fmt_addr(&a->srflx[0], b1, sizeof(b1)));
 	fprintf(f, "srflx_ipv6 %s\n", fmt_addr(&a->srflx[1], b1, sizeof(b1)));
 	fprintf(f, "candidates %s\n", a->publish_failed ? "not published" : "published");
+	for (int k = 0; k < 2; k++)
+		if (a->relay[k])
+			ds_arelay_status(a->relay[k], now, f);
 	fprintf(f, "received %llu\n", (unsigned long long)a->rx_total);
 	fprintf(f, "answered %llu\n", (unsigned long long)a->answered);
 	fprintf(f, "refused %llu\n", (unsigned long long)a->refused);

@@ -43,6 +43,12 @@ struct ds_agent_config {
 	double rate_pps;                        /* per source address; 0 = unlimited */
 	double rate_burst;                      /* bucket size; 0 = 2 x rate_pps */
 	int64_t refresh_min_ns, refresh_max_ns; /* 0 = the defaults above */
+	/* TURN (libds/agentrelay.h): one server per family at most, the same credentials:
+	 * turn_secret or turn_user/pass */
+	struct ds_addr turn[2];
+	size_t nturn;
+	const char *turn_user, *turn_pass, *turn_secret;
+	uint32_t turn_lifetime_s; /* LIFETIME asked for; 0 = the server's default */
 };
 
 /* Why a datagram was dropped. */

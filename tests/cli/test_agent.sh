@@ -52,6 +52,14 @@ wait_for() { local i; for i in $(seq 60); do "$@" && return 0; sleep 0.1; done; 
 expect_exit 2 usage-needs-state ds-agent -k a.key -n a --peers peers.csv
 expect_exit 2 usage-bad-mesh ds-agent -k a.key -n a --peers peers.csv --state sx --mesh maybe
 expect_exit 2 usage-turn-needs-credentials ds-agent -k a.key -n a --peers peers.csv --state sx --turn 127.0.0.1
+expect_exit 2 usage-turn-one-per-family ds-agent -k a.key -n a --peers peers.csv --state sx \
+	--turn 127.0.0.1 --turn 127.0.0.2:3480 --turn-secret s
+expect_exit 2 usage-turn-family-not-used ds-agent -k a.key -n a --peers peers.csv --state sx \
+	--turn '[::1]' --turn-secret s -4
+expect_exit 2 usage-turn-lifetime-needs-turn ds-agent -k a.key -n a --peers peers.csv --state sx \
+	--turn-lifetime 60
+expect_exit 2 usage-turn-lifetime-range ds-agent -k a.key -n a --peers peers.csv --state sx \
+	--turn 127.0.0.1 --turn-secret s --turn-lifetime 0
 expect_exit 2 usage-turn-secret-excludes-user ds-agent -k a.key -n a --peers peers.csv --state sx \
 	--turn 127.0.0.1 --turn-secret s --turn-user u
 expect_exit 2 usage-bad-port ds-agent -k a.key -n a --peers peers.csv --state sx -p 70000
