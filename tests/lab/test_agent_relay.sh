@@ -159,6 +159,21 @@ for d in "a_rnd a_seq" "a_seq a_rnd"; do
 		fail "coturn-relayed-$1-to-$2" "relay sent $RELAY_DELTA packets for $(col echoes <$f) echoes"
 done
 
+# ---- ds-punch climbs the ladder to the relay, and says so ----
+for d in "a_rnd a_seq" "a_seq a_rnd"; do
+	set -- $d
+	ds-lab exec "$1" -- ds-punch --state "$1.st" --csv "$2" >punch-$1-$2.csv 2>punch-$1-$2.err
+	rc=$?
+	res=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+		$c["rung"] == "result" { print $c["outcome"] "," $c["path"] }' punch-$1-$2.csv)
+	rungs=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+		$c["rung"] != "result" { printf "%s=%s ", $c["rung"], $c["outcome"] }' punch-$1-$2.csv)
+	echo "    ds-punch $1 -> $2: $rungs-> $res"
+	[ $rc = 0 ] && [ "$res" = ok,relay ] && [[ $rungs == *"punch=failed"* ]] && [[ $rungs == *"relay=ok"* ]] &&
+		pass "punch-ladder-$1-to-$2-ends-at-relay" ||
+		fail "punch-ladder-$1-to-$2-ends-at-relay" "rc $rc: $(cat punch-$1-$2.csv punch-$1-$2.err)"
+done
+
 # ---- a pair that can go direct is not relayed ----
 both_direct() { established open a_eif && established a_eif open && ! via_relay open a_eif && ! via_relay a_eif open; }
 if wait_for 30 both_direct; then pass direct-pair-established-not-relayed; else
