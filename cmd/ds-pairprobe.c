@@ -177,33 +177,11 @@ static void parse_args(int argc, char **argv, struct config *c)
 			c->csv = true;
 			c->header = false;
 			break;
-		case 'q':
-			ds_msg_set_verbosity(-1);
-			break;
-		case 'v':
-			ds_msg_set_verbosity(ds_msg_verbosity() + 1);
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			exit(0);
-		case 'V':
-			ds_version_print(stdout, "ds-pairprobe");
-			exit(0);
-		case ':':
-			ds_usage_error("option '%s' needs a value", argv[optind - 1]);
 		default:
-			if (optopt)
-				ds_usage_error("unknown option '-%c'", optopt);
-			ds_usage_error("unknown option '%s'", argv[optind - 1]);
+			ds_opt_common(ch, argv, usage_text, "ds-pairprobe");
 		}
 	}
-	if (optind != argc - 1)
-		ds_usage_error(optind >= argc ? "missing PEER" : "one PEER only, not '%s'",
-			       optind < argc ? argv[optind + 1] : "");
-	c->peer = argv[optind];
-	if (!ds_peers_name_ok(c->peer))
-		ds_usage_error("bad peer name '%s' (1-63 characters of A-Z a-z 0-9 . _ -)",
-			       c->peer);
+	c->peer = ds_opt_peer(argc, argv);
 	if (!c->state_dir)
 		ds_usage_error(
 		    "--state DIR is required (ds-pairprobe rides the agent's warm port)");

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: MIT
 #include "msg.h"
 
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "num.h"
+#include "peers.h"
+#include "version.h"
 
 static const char *progname = "ds";
 static int verbosity;
@@ -141,4 +144,42 @@ uint16_t ds_opt_port(const char *opt, const char *value)
 	if (ds_parse_port(value, &p) < 0)
 		ds_usage_error("%s wants a port 0-65535, not '%s'", opt, value);
 	return p;
+}
+
+bool ds_opt_common(int ch, char **argv, const char *usage, const char *tool)
+{
+	switch (ch) {
+	case 'q':
+		ds_msg_set_verbosity(-1);
+		return true;
+	case 'v':
+		ds_msg_set_verbosity(ds_msg_verbosity() + 1);
+		return true;
+	case 'h':
+		fputs(usage, stdout);
+		exit(0);
+	case 'V':
+		ds_version_print(stdout, tool);
+		exit(0);
+	case ':':
+		ds_usage_error("option '%s' needs a value", argv[optind - 1]);
+	case '?':
+		if (optopt)
+			ds_usage_error("unknown option '-%c'", optopt);
+		ds_usage_error("unknown option '%s'", argv[optind - 1]);
+	default:
+		return false;
+	}
+}
+
+const char *ds_opt_peer(int argc, char **argv)
+{
+	if (optind >= argc)
+		ds_usage_error("missing PEER");
+	if (optind != argc - 1)
+		ds_usage_error("one PEER only, not '%s'", argv[optind + 1]);
+	if (!ds_peers_name_ok(argv[optind]))
+		ds_usage_error("bad peer name '%s' (1-63 characters of A-Z a-z 0-9 . _ -)",
+			       argv[optind]);
+	return argv[optind];
 }

@@ -8,6 +8,7 @@
 #define DS_MSG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define DS_EXIT_OK      0
@@ -36,5 +37,14 @@ __attribute__((noreturn, format(printf, 1, 2))) void ds_usage_error(const char *
 long long ds_opt_long(const char *opt, const char *value, long long min, long long max);
 int64_t ds_opt_duration_ns(const char *opt, const char *value, int64_t min_ns, int64_t max_ns);
 uint16_t ds_opt_port(const char *opt, const char *value);
+
+/* In a getopt_long loop with opterr = 0 and ':' leading the short options: the options
+ * every tool shares. -q, -v; -h prints usage and exits 0; -V prints the version of `tool`
+ * and exits 0; a missing value or an unknown option is a usage error. True when ch was
+ * one of these (the others return having handled it or exit). */
+bool ds_opt_common(int ch, char **argv, const char *usage, const char *tool);
+/* The one PEER operand after the options (argv[optind]): a valid peer name, else a usage
+ * error ("missing PEER", "one PEER only", "bad peer name"). */
+const char *ds_opt_peer(int argc, char **argv);
 
 #endif
