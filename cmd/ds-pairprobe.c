@@ -346,6 +346,8 @@ static void print_bw(const char *dir, const struct ds_probe_dir *d)
 		printf("  bw %.2f Mbit/s (%d pairs%s%s)", d->bw_mbps, d->valid_pairs,
 		       d->converged ? ", converged" : ", not converged",
 		       d->coalescing ? ", coalescing" : "");
+	else if (d->jitter_bound)
+		printf("  bw withheld (the one-way delay varies more than a pair is spread)");
 	else if (!isnan(d->bw_lower_bound_mbps))
 		printf("  bw > %.2f Mbit/s (faster than the pairs can time)",
 		       d->bw_lower_bound_mbps);

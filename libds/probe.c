@@ -730,6 +730,24 @@ void ds_probe_train(const int64_t *rx_ns, const uint32_t *bits, size_t n, double
 	}
 }
 
+/* A direction whose one-way delay varies by more than its pairs' dispersion (and by more
+ * than half a millisecond) spreads or squeezes each pair at random: the dispersion then
+ * says nothing of the bottleneck (a 2 ms jitter read as anything from 3 to 1200 Mbit/s in
+ * the lab). The figure is withheld, never shown as a capacity. */
+#define JITTER_BOUND_MS 0.5
+static void jitter_guard(struct ds_probe_dir *d)
+{
+	double disp_ms = isnan(d->dispersion_us) ? 0 : d->dispersion_us / 1e3;
+
+	if (isnan(d->pdv_p95_ms) || d->pdv_p95_ms < JITTER_BOUND_MS || d->pdv_p95_ms <= disp_ms)
+		return;
+	if (isnan(d->bw_pair_mbps) && isnan(d->bw_lower_bound_mbps))
+		return;
+	d->bw_mbps = d->bw_pair_mbps = d->bw_lower_bound_mbps = NAN;
+	d->converged = false;
+	d->jitter_bound = true;
+}
+
 static void train_dir(const int64_t *rx, const uint32_t *bits, size_t n, struct ds_probe_dir *d)
 {
 	ds_probe_train(rx, bits, n, d->bw_pair_mbps, &d->train_head_mbps, &d->train_tail_mbps,
@@ -799,6 +817,8 @@ int ds_probe_result(const struct ds_probe *p, struct ds_probe_result *res)
 		size1[n++] = (uint32_t)(b->len + p->o.ip_overhead);
 	}
 	capacity(s, gap, n, size1, &res->rev);
+	jitter_guard(&res->fwd);
+	jitter_guard(&res->rev);
 
 	if (p->o.train) {
 		n = 0;

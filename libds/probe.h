@@ -84,6 +84,7 @@ struct ds_probe_dir {
 	double dispersion_us;
 	int valid_pairs;
 	bool converged;  /* CapProbe agreement, and the two sizes agree */
+	bool jitter_bound; /* figure withheld: one-way delay variation above the dispersion */
 	bool coalescing; /* both sizes gave the same dispersion: interrupt coalescing */
 	/* Train. */
 	double train_head_mbps, train_tail_mbps;

@@ -358,6 +358,30 @@ static void sender_limited_pairs_give_a_lower_bound(void)
 	ds_probe_free(s.p);
 }
 
+static void jitter_above_the_dispersion_withholds_the_figure(void)
+{
+	struct sim s = {.p = mk(10, 5, 0)};
+	struct ds_probe_result r;
+	int64_t t = 0;
+
+	/* forward: one-way delay 1 to 4 ms (a 3 ms spread), reverse steady at 1 ms */
+	for (uint32_t k = 0; k < 10; k++, t += 20 * MS)
+		echo(&s, k + 1, t, MS + (int64_t)(k % 3) * 1500 * US, 0, MS);
+	/* 100 Mbit/s pairs forward (118 us apart: far inside the jitter), 20 reverse */
+	for (uint32_t k = 0; k < 5; k++, t += 20 * MS) {
+		fwd_pair(&s, k, t, 0, 100.0, MS, (int64_t)(k % 3) * 1500 * US);
+		rev_pair(&s, k, t + 10 * MS, 20.0, MS, 0, 0);
+	}
+	CHECK(ds_probe_result(s.p, &r) == 0);
+	CHECK(r.fwd.pdv_p95_ms > 2.0);
+	CHECK(r.fwd.jitter_bound);
+	CHECK(isnan(r.fwd.bw_mbps) && isnan(r.fwd.bw_lower_bound_mbps));
+	CHECK(!r.fwd.converged);
+	CHECK(!r.rev.jitter_bound);
+	CHECK(fabs(r.rev.bw_mbps - 20.0) < 0.1);
+	ds_probe_free(s.p);
+}
+
 static void cross_traffic_filtered_by_delay_sum(void)
 {
 	struct sim s = {.p = mk(1, 5, 0)};
@@ -649,6 +673,7 @@ int main(void)
 	UNIT_RUN(reordering_per_direction);
 	UNIT_RUN(sender_limited_pairs_give_a_lower_bound);
 	UNIT_RUN(cross_traffic_filtered_by_delay_sum);
+	UNIT_RUN(jitter_above_the_dispersion_withholds_the_figure);
 	UNIT_RUN(equal_dispersions_for_both_sizes_mean_coalescing);
 	UNIT_RUN(sizes_that_disagree_are_not_converged);
 	UNIT_RUN(token_bucket_found_by_the_train);
