@@ -15,6 +15,7 @@
 #include "agentstate.h"
 #include "clock.h"
 #include "ctl.h"
+#include "msg.h"
 #include "pair.h"
 #include "stun.h"
 #include "stunclient.h"
@@ -527,6 +528,8 @@ static bool learn_path(struct ds_agent *a, struct apeer *p, const struct ds_udp_
 		p->path_punched[f] = false;
 	/* The first answer of a coordinated punch locks the path it came on. */
 	if (p->punch_started_ns && f == 0 && m->rx_ns >= p->punch_started_ns) {
+		ds_verbose("punch with %s: locked on the first packet during the burst, round %u",
+			   p->cfg->name, p->punch_round);
 		p->path_punched[0] = true;
 		p->use_fam = 0;
 		punch_stop(a, p);
@@ -870,8 +873,12 @@ static void wire_cand(const struct ds_addr *addr, int kind, struct ds_wire_cand 
  * more than one per PUNCH_HINT_GAP. */
 static bool punch_hint_take(struct apeer *p, uint32_t id, int64_t now)
 {
-	if (p->punch_hint_ns && (id == p->punch_hint_id || now - p->punch_hint_ns < PUNCH_HINT_GAP))
+	if (p->punch_hint_ns && (id == p->punch_hint_id || now - p->punch_hint_ns < PUNCH_HINT_GAP)) {
+		ds_verbose("punch hint %08x from %s ignored (%s)", id, p->cfg->name,
+			   id == p->punch_hint_id ? "a copy of one taken" : "less than 1 s after one");
 		return false;
+	}
+	ds_verbose("punch hint %08x from %s taken", id, p->cfg->name);
 	p->punch_hint_ns = now;
 	p->punch_hint_id = id;
 	return true;
@@ -936,8 +943,11 @@ static void punch_burst(struct ds_loop *l, void *arg)
 	if (++p->punch_round < p->punch.attempts)
 		ds_loop_timer_arm_in(l, &p->punch_t,
 				     (int64_t)p->punch.interval_ms * DS_NSEC_PER_MSEC);
-	else
+	else {
+		ds_verbose("punch with %s: %u bursts sent, no answer during them", p->cfg->name,
+			   p->punch_round);
 		p->punch_started_ns = 0;
+	}
 }
 
 /* Start bursting at the candidates of h, its limits clamped, in h->start_in_ms. */
