@@ -369,12 +369,10 @@ int main(int argc, char **argv)
 {
 	struct ctx x;
 	struct ds_ctl_msg info;
-	struct ds_udp_net nets[DS_RACE_MAX];
 	struct rung *win = NULL;
 	uint64_t bytes = 0;
 	char why[400] = "";
-	int err, nn, ret = 1;
-	bool has[2] = {false, false};
+	int err, ret = 1;
 
 	memset(&x, 0, sizeof(x));
 	ds_msg_init(argv[0]);
@@ -394,12 +392,7 @@ int main(int argc, char **argv)
 			 x.c.peer, strerror(-err));
 		goto out;
 	}
-	nn = ds_udp_local_nets(nets, DS_RACE_MAX);
-	for (int i = 0; i < nn; i++)
-		has[ds_addr_family(&nets[i].addr) == AF_INET6] = true;
-	x.nplan = ds_race_plan(&info, has[0] && ds_ctl_sockfd(x.cl, AF_INET) >= 0,
-			       !x.c.only4 && has[1] && ds_ctl_sockfd(x.cl, AF_INET6) >= 0, nets,
-			       nn > 0 ? (size_t)nn : 0, x.plan);
+	x.nplan = ds_race_plan_here(&info, x.cl, true, !x.c.only4, x.plan);
 
 	/* the ladder, cheapest first */
 	if (race_rung(&x, rung_new(&x, "lan"), "lan") ||

@@ -215,14 +215,13 @@ int main(int argc, char **argv)
 	struct ds_ctl_client *cl = NULL;
 	struct ds_ctl_msg info;
 	struct ds_race_cand cand[DS_RACE_MAX];
-	struct ds_udp_net nets[DS_RACE_MAX];
 	char src[DS_CTL_NAME_MAX + 1];
 	const char *path = "";
 	uint32_t run_id = ds_ctl_run_id_random();
 	uint64_t bytes = 0;
 	size_t n, w = SIZE_MAX;
 	int64_t t0 = 0;
-	int err, nn, ret = 1;
+	int err, ret = 1;
 
 	ds_msg_init(argv[0]);
 	parse_args(argc, argv, &c);
@@ -240,18 +239,7 @@ int main(int argc, char **argv)
 			 strerror(-err));
 		goto out;
 	}
-	nn = ds_udp_local_nets(nets, DS_RACE_MAX);
-	{
-		/* A family counts when the agent has its socket and this host an address of it
-		 * (an IPv6 socket on a host with no IPv6 address must not dial IPv6). */
-		bool has[2] = {false, false};
-
-		for (int i = 0; i < nn; i++)
-			has[ds_addr_family(&nets[i].addr) == AF_INET6] = true;
-		n = ds_race_plan(&info, !c.only6 && has[0] && ds_ctl_sockfd(cl, AF_INET) >= 0,
-				 !c.only4 && has[1] && ds_ctl_sockfd(cl, AF_INET6) >= 0, nets,
-				 nn > 0 ? (size_t)nn : 0, cand);
-	}
+	n = ds_race_plan_here(&info, cl, !c.only6, !c.only4, cand);
 	if (!n) {
 		ds_warnx("%s has no candidate of a family this agent has (is its agent running "
 			 "and publishing?)", c.peer);

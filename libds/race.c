@@ -108,6 +108,20 @@ size_t ds_race_plan(const struct ds_ctl_msg *info, bool have4, bool have6,
 	return n;
 }
 
+size_t ds_race_plan_here(const struct ds_ctl_msg *info, const struct ds_ctl_client *cl,
+			 bool allow4, bool allow6, struct ds_race_cand *out)
+{
+	struct ds_udp_net nets[DS_RACE_MAX];
+	int nn = ds_udp_local_nets(nets, DS_RACE_MAX);
+	bool has[2] = {false, false};
+
+	for (int i = 0; i < nn; i++)
+		has[ds_addr_family(&nets[i].addr) == AF_INET6] = true;
+	return ds_race_plan(info, allow4 && has[0] && ds_ctl_sockfd(cl, AF_INET) >= 0,
+			    allow6 && has[1] && ds_ctl_sockfd(cl, AF_INET6) >= 0, nets,
+			    nn > 0 ? (size_t)nn : 0, out);
+}
+
 /* seq: candidate index in the high bits, attempt in the low byte */
 static uint32_t seq_of(size_t i, unsigned attempt)
 {

@@ -75,6 +75,12 @@ const char *ds_race_outcome_str(int outcome);
 size_t ds_race_plan(const struct ds_ctl_msg *info, bool have4, bool have6,
 		    const struct ds_udp_net *nets, size_t nnets, struct ds_race_cand *out);
 
+/* ds_race_plan for this host and its agent: a family is raced when the agent has its
+ * socket, this host an address of it (an IPv6 socket on a host with no IPv6 address never
+ * dials IPv6) and the caller allows it; the on-link check uses this host's subnets. */
+size_t ds_race_plan_here(const struct ds_ctl_msg *info, const struct ds_ctl_client *cl,
+			 bool allow4, bool allow6, struct ds_race_cand *out);
+
 /* Run the race under run_id (registered by the caller). 0 with *winner set (index into c),
  * -ETIMEDOUT when no candidate answered, or -errno from the agent. *bytes: what both sides
  * sent. c[].outcome is set for every candidate. */
