@@ -899,11 +899,12 @@ static void punch_burst(struct ds_loop *l, void *arg)
 	struct apeer *p = arg;
 	struct ds_agent *a = p->a;
 	int64_t now = ds_clock_ns();
-	struct ds_wire_cand t[DS_WIRE_PUNCH_MAX_CANDIDATES + DS_CAND_MAX];
+	struct ds_wire_cand t[DS_WIRE_PUNCH_MAX_CANDIDATES + DS_CAND_MAX + 1];
 	unsigned nt = 0;
 
-	/* the hint's candidates, and what the peer publishes now: its agent refreshes its
-	 * STUN mapping when the punch starts, and a fresher reflected port is a better base */
+	/* the hint's candidates, what the peer publishes now (its agent refreshes its STUN
+	 * mapping when the punch starts: a fresher reflected port is a better base) and its
+	 * static endpoint */
 	for (unsigned i = 0; i < p->punch.ncand; i++)
 		t[nt++] = p->punch.cand[i];
 	peer_read_cands(a, p);
@@ -919,6 +920,8 @@ static void punch_burst(struct ds_loop *l, void *arg)
 		if (!dup)
 			t[nt++] = w;
 	}
+	if (p->cfg->endpoint.len && ds_addr_family(&p->cfg->endpoint) == AF_INET)
+		wire_cand(&p->cfg->endpoint, DS_CAND_HOST, &t[nt++]);
 	for (unsigned i = 0; i < nt; i++) {
 		const struct ds_wire_cand *c = &t[i];
 		unsigned deltas = c->kind == DS_CAND_SRFLX ? p->punch.port_deltas : 0;
@@ -1000,16 +1003,8 @@ static size_t punch_local(struct ds_agent *a, struct apeer *p, const uint8_t *bo
 						  &mine.cand[n++]);
 		mine.ncand = (uint8_t)n;
 	}
-	/* this side's targets: the peer's IPv4 candidates and its static endpoint */
+	/* this side's targets are the peer's own candidates, which every burst reads */
 	h.ncand = 0;
-	peer_read_cands(a, p);
-	for (size_t i = 0; i < p->ncands && h.ncand < DS_WIRE_PUNCH_MAX_CANDIDATES; i++)
-		if (ds_addr_family(&p->cands[i].addr) == AF_INET &&
-		    p->cands[i].kind != DS_CANDK_RELAY)
-			wire_cand(&p->cands[i].addr, p->cands[i].kind, &h.cand[h.ncand++]);
-	if (p->cfg->endpoint.len && ds_addr_family(&p->cfg->endpoint) == AF_INET &&
-	    h.ncand < DS_WIRE_PUNCH_MAX_CANDIDATES)
-		wire_cand(&p->cfg->endpoint, DS_CAND_HOST, &h.cand[h.ncand++]);
 	punch_start(a, p, &h);
 	len = ds_wire_punch_len(&mine);
 	if (len < blen)
@@ -1069,13 +1064,7 @@ static void punch_file_read(struct ds_agent *a, const char *from)
 	h.port_deltas = (uint8_t)del;
 	h.interval_ms = (uint16_t)ivl;
 	h.start_in_ms = at_ms > now_ms ? (uint16_t)(at_ms - now_ms < 65535 ? at_ms - now_ms : 65535) : 0;
-	peer_read_cands(a, p);
-	for (size_t i = 0; i < p->ncands && h.ncand < DS_WIRE_PUNCH_MAX_CANDIDATES; i++)
-		if (ds_addr_family(&p->cands[i].addr) == AF_INET &&
-		    p->cands[i].kind != DS_CANDK_RELAY)
-			wire_cand(&p->cands[i].addr, p->cands[i].kind, &h.cand[h.ncand++]);
-	if (h.ncand)
-		punch_start(a, p, &h);
+	punch_start(a, p, &h); /* at the peer's candidates, which every burst reads */
 }
 
 static void punch_hint(struct ds_agent *a, struct apeer *p, const struct ds_wire_hdr *h,
